@@ -1,0 +1,68 @@
+"""The kernel's public surface for plugins: what a plugin (built-in or a partner's add-on)
+may import. Everything else in ``accord.core`` may change without notice; the import
+contracts in CI keep plugins on this side of the line."""
+
+from accord.core.activities import Activity, ActivityKind, log_activity, timeline
+from accord.core.contributions import (
+    DashboardWidget,
+    Event,
+    EventSubscriber,
+    JobType,
+    MenuItem,
+    Permission,
+    RecordPanel,
+    RenderContext,
+    Role,
+    Schedule,
+    SearchHit,
+    SearchProvider,
+    StaticFolder,
+    Transition,
+    Workflow,
+)
+from accord.core.db import Base, TimestampMixin, UTCDateTime, created_at, intpk, utcnow
+from accord.core.errors import AccordError
+from accord.core.hookspecs import hookimpl
+from accord.core.partners import Address, AddressKind, Partner, PartnerKind
+from accord.core.plugin import Plugin
+from accord.core.security import Team, TeamKind, User
+from accord.core.settings import PluginSettings
+
+__all__ = [
+    "AccordError",
+    "Activity",
+    "ActivityKind",
+    "Address",
+    "AddressKind",
+    "Base",
+    "DashboardWidget",
+    "Event",
+    "EventSubscriber",
+    "JobType",
+    "MenuItem",
+    "Partner",
+    "PartnerKind",
+    "Permission",
+    "Plugin",
+    "PluginSettings",
+    "RecordPanel",
+    "RenderContext",
+    "Role",
+    "Schedule",
+    "SearchHit",
+    "SearchProvider",
+    "StaticFolder",
+    "Team",
+    "TeamKind",
+    "TimestampMixin",
+    "Transition",
+    "UTCDateTime",
+    "User",
+    "Workflow",
+    "created_at",
+    "hookimpl",
+    "intpk",
+    "log_activity",
+    "timeline",
+    "utcnow",
+]

@@ -1,0 +1,210 @@
+"""pytest plugin for Accord and its add-ons (entry point ``pytest11``: active wherever
+accord-crm is installed).
+
+Fixtures, from the bottom up:
+
+- ``accord_backend``: ``"sqlite"`` and ``"postgresql"``; every test that touches the
+  database runs on both. PostgreSQL comes from ``--accord-postgres URL`` (or the
+  ``PYTEST_ACCORD_POSTGRES`` variable; default the local server's ``test`` database); each
+  run creates a throwaway database and each test a schema of its own. When the server
+  cannot be reached the PostgreSQL variants are skipped, and the summary says so.
+- ``accord_plugins``: the plugins a test enables; override it in a test module.
+- ``accord_config``: a fresh ``accord.toml`` for those plugins and that database.
+- ``accord_runtime``: settings, plugin manager and database for that file.
+- ``accord_db``: the same database migrated to the newest revision of every branch.
+- ``accord_session``: a session on it, committed at the end of the test.
+- ``accord_make_user``: creates users with roles.
+- ``accord_cli``: runs ``accord ...`` commands against ``accord_config``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from accord.core.config_file import write_new_config
+from accord.core.db import Database
+from accord.core.runtime import Runtime
+from accord.core.security import User, create_user
+from accord.core.settings import ENV_PREFIX
+
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+_state: dict[str, Any] = {}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("accord")
+    group.addoption(
+        "--accord-postgres",
+        default=os.environ.get("PYTEST_ACCORD_POSTGRES", DEFAULT_POSTGRES),
+        help="PostgreSQL server for the database tests ('off' to run on SQLite only).",
+    )
+
+
+class PostgresServer:
+    """A throwaway database on the PostgreSQL server, made once per test run."""
+
+    def __init__(self, admin_url: str) -> None:
+        url = make_url(admin_url)
+        if url.drivername in ("postgresql", "postgres"):
+            url = url.set(drivername="postgresql+psycopg")
+        self.admin_url = url
+        self.database = f"accord_test_{secrets.token_hex(4)}"
+        self.url: URL | None = None
+        self.error = ""
+
+    def start(self) -> None:
+        try:
+            engine = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+            with engine.connect() as connection:
+                connection.execute(text(f'CREATE DATABASE "{self.database}"'))
+            engine.dispose()
+        except OperationalError as error:
+            self.error = str(error.orig or error).strip().splitlines()[0]
+            return
+        self.url = self.admin_url.set(database=self.database)
+
+    def stop(self) -> None:
+        if self.url is None:
+            return
+        engine = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)'))
+        engine.dispose()
+
+    def schema_url(self, schema: str) -> str:
+        assert self.url is not None
+        with create_engine(self.url).begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        return self.url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False
+        )
+
+
+@pytest.fixture(scope="session")
+def accord_postgres(request: pytest.FixtureRequest) -> Iterator[PostgresServer | None]:
+    wanted = request.config.getoption("--accord-postgres")
+    if not wanted or wanted == "off":
+        _state["postgres"] = "PostgreSQL is off (--accord-postgres off)"
+        yield None
+        return
+    server = PostgresServer(wanted)
+    server.start()
+    if server.url is None:
+        where = server.admin_url.render_as_string(hide_password=True)
+        _state["postgres"] = f"PostgreSQL not reachable at {where}: {server.error}"
+        yield None
+        return
+    _state["postgres_ok"] = server.database
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def accord_backend(request: pytest.FixtureRequest) -> str:
+    """The database engine this test runs on; each database test runs on both."""
+    return str(request.param)
+
+
+@pytest.fixture
+def accord_database_url(
+    accord_backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> str:
+    if accord_backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'accord.db'}"
+    server: PostgresServer | None = request.getfixturevalue("accord_postgres")
+    if server is None:
+        _state["postgres_skipped"] = _state.get("postgres_skipped", 0) + 1
+        pytest.skip(f"{_state['postgres']}: this test ran on SQLite only")
+    return server.schema_url(f"t_{secrets.token_hex(6)}")
+
+
+@pytest.fixture
+def accord_plugins() -> Sequence[str]:
+    """The plugins to enable; override in a test module or conftest."""
+    return ()
+
+
+@pytest.fixture
+def accord_clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ACCORD_* variable of the developer's shell leaks into a test."""
+    for name in list(os.environ):
+        if name.upper().startswith(ENV_PREFIX):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def accord_config(
+    tmp_path: Path,
+    accord_plugins: Sequence[str],
+    accord_database_url: str,
+    accord_clean_environment: None,
+) -> Path:
+    path = tmp_path / "accord.toml"
+    write_new_config(path, database_url=accord_database_url, plugins=accord_plugins)
+    return path
+
+
+@pytest.fixture
+def accord_runtime(accord_config: Path) -> Iterator[Runtime]:
+    runtime = Runtime(accord_config)
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def accord_db(accord_runtime: Runtime) -> Database:
+    """The test's database, migrated for its plugins."""
+    accord_runtime.migrator.upgrade(report=lambda line: None)
+    return accord_runtime.db
+
+
+@pytest.fixture
+def accord_session(accord_db: Database) -> Iterator[Session]:
+    with accord_db.session() as session:
+        yield session
+
+
+@pytest.fixture
+def accord_make_user(accord_db: Database) -> Callable[..., User]:
+    def make(login: str, *roles: str, password: str = "correct horse battery") -> User:
+        with accord_db.session() as session:
+            return create_user(session, login, password, roles=roles)
+
+    return make
+
+
+@pytest.fixture
+def accord_cli(accord_config: Path) -> Callable[..., Result]:
+    """Run ``accord ARGS`` against the test's accord.toml; returns click's Result."""
+    from accord.core.cli import cli
+
+    def run(*args: str, input: str | None = None) -> Result:
+        return CliRunner().invoke(cli, ["--config", str(accord_config), *args], input=input)
+
+    return run
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if "postgres_ok" in _state:
+        terminalreporter.write_line(
+            f"accord: database tests ran on SQLite and PostgreSQL "
+            f"(throwaway database {_state['postgres_ok']}, dropped)"
+        )
+    elif _state.get("postgres_skipped"):
+        terminalreporter.write_line(
+            f"accord: {_state['postgres']}; {_state['postgres_skipped']} PostgreSQL "
+            "variants SKIPPED, database tests ran on SQLite only",
+            yellow=True,
+            bold=True,
+        )

@@ -1,0 +1,86 @@
+"""The timeline: calls, e-mails, meetings, notes and system events about a partner."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Sequence
+
+from sqlalchemy import Enum, ForeignKey, Index, String, Text, or_, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from accord.core.db import Base, intpk, utcnow
+
+
+class ActivityKind(enum.StrEnum):
+    CALL = "call"
+    EMAIL = "email"
+    MEETING = "meeting"
+    NOTE = "note"
+    SYSTEM = "system"
+
+
+class Activity(Base):
+    """One thing that happened with a partner, or is due; ``source`` names the plugin and
+    ``source_ref`` the record (``leads_lead:42``) it came from."""
+
+    __tablename__ = "core_activity"
+    __table_args__ = (Index("ix_core_activity_timeline", "partner_id", "occurred_at", "id"),)
+
+    id: Mapped[intpk]
+    partner_id: Mapped[int] = mapped_column(ForeignKey("core_partner.id", ondelete="CASCADE"))
+    kind: Mapped[ActivityKind] = mapped_column(
+        Enum(ActivityKind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+    )
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[dt.datetime | None]
+    done: Mapped[bool] = mapped_column(default=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"), index=True)
+    source: Mapped[str] = mapped_column(String(40), default="core")
+    source_ref: Mapped[str] = mapped_column(String(80), default="")
+
+
+def log_activity(
+    session: Session,
+    partner_id: int,
+    kind: ActivityKind,
+    subject: str,
+    *,
+    body: str = "",
+    user_id: int | None = None,
+    source: str = "core",
+    source_ref: str = "",
+    occurred_at: dt.datetime | None = None,
+) -> Activity:
+    activity = Activity(
+        partner_id=partner_id,
+        kind=ActivityKind(kind),
+        subject=subject,
+        body=body,
+        user_id=user_id,
+        source=source,
+        source_ref=source_ref,
+        occurred_at=occurred_at or utcnow(),
+    )
+    session.add(activity)
+    session.flush()
+    return activity
+
+
+def timeline(
+    session: Session, partner_id: int, *, before: Activity | None = None, limit: int = 50
+) -> Sequence[Activity]:
+    """A page of a partner's timeline, newest first; pass the last row to get the next page
+    (keyset pagination on the timeline index, whatever the length of the history)."""
+    query = select(Activity).where(Activity.partner_id == partner_id)
+    if before is not None:
+        query = query.where(
+            or_(
+                Activity.occurred_at < before.occurred_at,
+                (Activity.occurred_at == before.occurred_at) & (Activity.id < before.id),
+            )
+        )
+    query = query.order_by(Activity.occurred_at.desc(), Activity.id.desc()).limit(limit)
+    return session.scalars(query).all()

@@ -1,0 +1,166 @@
+"""What plugins contribute through hooks: small frozen records, collected once per manager.
+
+A contribution is data, so the kernel can list it (`accord plugins plan`), check it for
+duplicates and hand it to the part that uses it (security, workflow, UI, job runner).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from accord.core.security import User
+
+
+@dataclass(frozen=True)
+class Permission:
+    """A named right, e.g. ``leads.convert``; roles are granted permissions."""
+
+    name: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Role:
+    """A hat a user wears (salesperson, agent, back office...), with the permissions it grants."""
+
+    name: str
+    title: str
+    permissions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A move of a workflow record from one of ``source`` states to ``target``."""
+
+    name: str
+    source: tuple[str, ...]
+    target: str
+    permission: str | None = None
+    required_inputs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """A state machine over one model's state column."""
+
+    name: str
+    model: str
+    initial: str
+    states: tuple[str, ...]
+    transitions: tuple[Transition, ...]
+    state_field: str = "state"
+
+
+@dataclass(frozen=True)
+class Event:
+    """A fact that happened and was committed, as subscribers receive it."""
+
+    name: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EventSubscriber:
+    """Runs ``handle`` after commit for every event named ``event``."""
+
+    name: str
+    event: str
+    handle: Callable[[Session, Event], None]
+
+
+@dataclass(frozen=True)
+class JobType:
+    """Work the job runner can do, by name, with retries."""
+
+    name: str
+    run: Callable[[Session, dict[str, Any]], None]
+    max_attempts: int = 5
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A job type started on a cron expression, once per period across all workers."""
+
+    name: str
+    cron: str
+    job: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """What a panel or a widget sees when it renders."""
+
+    session: Session
+    user: User | None
+    record: object | None = None
+    params: dict[str, str] = field(default_factory=dict)
+
+
+Render = Callable[[RenderContext], str]
+Slot = Literal["header_actions", "alerts", "side_panels", "tabs"]
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    """An entry of the navigation, shown to users who hold ``permission``."""
+
+    name: str
+    label: str
+    path: str
+    permission: str | None = None
+    section: str = "main"
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class RecordPanel:
+    """HTML that a plugin adds to another model's record page, in a named slot."""
+
+    name: str
+    model: str
+    title: str
+    render: Render
+    slot: Slot = "side_panels"
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class DashboardWidget:
+    """A tile of the dashboard; ``render`` returns escaped HTML."""
+
+    name: str
+    title: str
+    render: Render
+    permission: str | None = None
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    title: str
+    url: str
+    subtitle: str = ""
+
+
+@dataclass(frozen=True)
+class SearchProvider:
+    """Answers the global search box for one kind of record."""
+
+    name: str
+    title: str
+    search: Callable[[Session, str, int], Sequence[SearchHit]]
+
+
+@dataclass(frozen=True)
+class StaticFolder:
+    """A folder served under ``/static/<name>/``."""
+
+    name: str
+    path: Path

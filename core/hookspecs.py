@@ -1,0 +1,288 @@
+"""Every hook of the kernel, in one place (STYLE: one spec module).
+
+A plugin implements a hook with a function of the same name decorated with
+``accord.api.hookimpl`` in its ``hooks`` module. Hooks that contribute things return a
+sequence of frozen records from ``accord.core.contributions``; the kernel collects them
+once and refuses a duplicate name, naming both plugins. docs/hooks.md shows each hook with
+an example that the test suite runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+    from starlette.routing import BaseRoute
+
+    from accord.core.contributions import (
+        DashboardWidget,
+        EventSubscriber,
+        JobType,
+        MenuItem,
+        Permission,
+        RecordPanel,
+        Role,
+        Schedule,
+        SearchProvider,
+        StaticFolder,
+        Workflow,
+    )
+    from accord.core.settings import PluginSettings
+
+PROJECT = "accord"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# --- configuration ------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def accord_settings_section() -> type[PluginSettings] | None:
+    """The pydantic model of this plugin's section of ``accord.toml``.
+
+    Called once while settings load, for each enabled plugin. The section is the table
+    named after the plugin (``[leads]``) and the ``ACCORD_LEADS__*`` environment
+    variables. Return a subclass of ``accord.api.PluginSettings``; an unknown key or a
+    wrong value fails at start-up naming the key and the file or variable.
+
+    Example::
+
+        class LeadsSettings(PluginSettings):
+            disqualify_reasons: tuple[str, ...] = ("no budget", "no need")
+
+        @hookimpl
+        def accord_settings_section():
+            return LeadsSettings
+    """
+
+
+# --- data -----------------------------------------------------------------------------------
+
+
+@hookspec
+def accord_models() -> Sequence[type[object]]:
+    """The SQLAlchemy models this plugin owns.
+
+    Called when the plugin manager is built. The tables of these models belong to the
+    plugin: its migrations create them, ``accord plugins plan`` lists them, and
+    autogenerate for ``--plugin NAME`` compares only them. Tables are named
+    ``<plugin>_<thing>``.
+
+    Example::
+
+        @hookimpl
+        def accord_models():
+            from .models import Lead, LeadSource
+            return [Lead, LeadSource]
+    """
+
+
+# --- security -------------------------------------------------------------------------------
+
+
+@hookspec
+def accord_permissions() -> Sequence[Permission]:
+    """The named permissions this plugin checks (``leads.convert``, ``orders.approve``).
+
+    Example::
+
+        @hookimpl
+        def accord_permissions():
+            return [Permission("leads.convert", "Convert a qualified lead")]
+    """
+
+
+@hookspec
+def accord_roles() -> Sequence[Role]:
+    """Roles ("hats") this plugin brings, each with the permissions it grants by default.
+
+    ``accord.toml`` may add roles and change their permissions; the kernel's own roles
+    (admin, salesperson, agent, distributor, back office...) come from its default plugin.
+
+    Example::
+
+        @hookimpl
+        def accord_roles():
+            return [Role("telemarketer", "Telemarketing", permissions=("leads.qualify",))]
+    """
+
+
+# --- workflow and events -------------------------------------------------------------------
+
+
+@hookspec
+def accord_workflows() -> Sequence[Workflow]:
+    """State machines over this plugin's models.
+
+    Example::
+
+        @hookimpl
+        def accord_workflows():
+            return [Workflow(
+                name="lead", model="leads_lead", initial="new",
+                states=("new", "qualified", "disqualified"),
+                transitions=(
+                    Transition("qualify", ("new",), "qualified", permission="leads.qualify"),
+                    Transition("disqualify", ("new",), "disqualified",
+                               required_inputs=("reason",)),
+                ),
+            )]
+    """
+
+
+@hookspec
+def accord_event_subscribers() -> Sequence[EventSubscriber]:
+    """Functions run after commit, from the outbox, for events other plugins emit.
+
+    Example::
+
+        @hookimpl
+        def accord_event_subscribers():
+            return [EventSubscriber("campaigns.attribute", "orders.order_confirmed",
+                                    handle=attribute_revenue)]
+    """
+
+
+@hookspec
+def accord_jobs() -> Sequence[JobType]:
+    """Job types that events, schedules or code can start by name.
+
+    Example::
+
+        @hookimpl
+        def accord_jobs():
+            return [JobType("collections.dunning_run", run=run_dunning, max_attempts=3)]
+    """
+
+
+@hookspec
+def accord_schedules() -> Sequence[Schedule]:
+    """Jobs started on a cron expression, once per period even with several workers.
+
+    Example::
+
+        @hookimpl
+        def accord_schedules():
+            return [Schedule("collections.nightly_dunning", "0 6 * * *",
+                             job="collections.dunning_run")]
+    """
+
+
+# --- web ------------------------------------------------------------------------------------
+
+
+@hookspec
+def accord_routes() -> Sequence[BaseRoute]:
+    """Starlette routes of this plugin, mounted under ``/<plugin>``.
+
+    Route names are then ``"<plugin>:<name>"`` in ``url_for``.
+
+    Example::
+
+        @hookimpl
+        def accord_routes():
+            return [Route("/pipeline", pipeline_page, name="pipeline")]
+    """
+
+
+@hookspec
+def accord_template_folders() -> Sequence[Path]:
+    """Folders of Jinja2 templates; a folder of a later plugin may override a template.
+
+    Example::
+
+        @hookimpl
+        def accord_template_folders():
+            return [Path(__file__).parent / "templates"]
+    """
+
+
+@hookspec
+def accord_static_folders() -> Sequence[StaticFolder]:
+    """Folders of static files, served under ``/static/<name>/``.
+
+    Example::
+
+        @hookimpl
+        def accord_static_folders():
+            return [StaticFolder("leads", Path(__file__).parent / "static")]
+    """
+
+
+@hookspec
+def accord_menu_items() -> Sequence[MenuItem]:
+    """Entries of the navigation; each is shown only to users holding its permission.
+
+    Example::
+
+        @hookimpl
+        def accord_menu_items():
+            return [MenuItem("leads.pipeline", "Pipeline", "/leads/pipeline",
+                             permission="leads.read")]
+    """
+
+
+@hookspec
+def accord_record_panels() -> Sequence[RecordPanel]:
+    """Panels this plugin adds to a record page, its own or another plugin's.
+
+    ``model`` names the record type (``core_partner`` for the customer 360 page); the panel
+    renders escaped HTML from a ``RenderContext`` holding the record.
+
+    Example::
+
+        @hookimpl
+        def accord_record_panels():
+            return [RecordPanel("orders.partner_orders", model="core_partner",
+                                title="Orders", render=render_partner_orders)]
+    """
+
+
+@hookspec
+def accord_dashboard_widgets() -> Sequence[DashboardWidget]:
+    """Tiles of the dashboard.
+
+    Example::
+
+        @hookimpl
+        def accord_dashboard_widgets():
+            return [DashboardWidget("leads.by_channel", "Leads by channel",
+                                    render=render_leads_by_channel)]
+    """
+
+
+@hookspec
+def accord_search_providers() -> Sequence[SearchProvider]:
+    """Answers to the global search box, one provider per kind of record.
+
+    Example::
+
+        @hookimpl
+        def accord_search_providers():
+            return [SearchProvider("orders.by_number", "Orders", search=find_orders)]
+    """
+
+
+# --- command line ---------------------------------------------------------------------------
+
+
+@hookspec
+def accord_cli_commands() -> Sequence[click.Command]:
+    """Click commands (or groups) added to the ``accord`` command.
+
+    Example::
+
+        @click.group(name="leads")
+        def leads_cli():
+            "Leads: import and maintenance."
+
+        @hookimpl
+        def accord_cli_commands():
+            return [leads_cli]
+    """

@@ -1,0 +1,237 @@
+"""Per-plugin migrations on alembic: upgrade the kernel and exactly the enabled plugins,
+show each branch's state, and write a plugin's new revision into its own folder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import Script, ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Connection
+
+from accord.core import migrations
+from accord.core.db import Base, Database
+from accord.core.errors import DatabaseError, PluginError
+from accord.core.manager import AccordPluginManager
+from accord.core.security import sync_roles
+
+KERNEL = "core"
+MIGRATIONS_HOME = Path(migrations.__file__).parent
+KERNEL_VERSIONS = MIGRATIONS_HOME / "versions"
+
+Report = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Revision:
+    branch: str
+    revision: str
+    message: str
+    applied: bool
+    is_head: bool
+
+
+class Migrator:
+    """Migrations of one database for the plugins a manager has loaded."""
+
+    def __init__(self, pm: AccordPluginManager, db: Database) -> None:
+        self.pm = pm
+        self.db = db
+        # Every installed plugin's folder is known, so the rows of a disabled plugin in the
+        # version table still resolve; only the enabled branches are ever upgraded.
+        self.folders: dict[str, Path] = {KERNEL: KERNEL_VERSIONS}
+        for found in pm.settings.catalogue.values():
+            self.folders[found.name] = found.plugin.migrations_path
+
+    @property
+    def enabled_branches(self) -> list[str]:
+        names = [found.name for found in self.pm.loaded]
+        return [KERNEL, *[name for name in names if self._has_revisions(name)]]
+
+    def _has_revisions(self, branch: str) -> bool:
+        folder = self.folders[branch]
+        return folder.is_dir() and any(folder.glob("*.py"))
+
+    def script(self) -> ScriptDirectory:
+        return ScriptDirectory(
+            str(MIGRATIONS_HOME),
+            version_locations=[str(path) for path in self.folders.values() if path.is_dir()],
+        )
+
+    @contextmanager
+    def _config(self, **attributes: Any) -> Iterator[Config]:
+        self.db.check_connection()
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_HOME))
+        config.set_main_option("path_separator", "os")
+        config.set_main_option(
+            "version_locations", os.pathsep.join(str(path) for path in self.folders.values())
+        )
+        config.set_main_option(
+            "file_template", "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s"
+        )
+        with self.db.engine.begin() as connection:
+            config.attributes.update(
+                connection=connection,
+                target_metadata=Base.metadata,
+                owned_tables=self.pm.owned_tables(),
+                **attributes,
+            )
+            try:
+                yield config
+            except CommandError as error:
+                raise DatabaseError(f"migration failed: {error}") from None
+
+    def branch_of(self, script: Script) -> str:
+        folder = Path(script.path).parent.resolve()
+        for name, path in self.folders.items():
+            if path.resolve() == folder:
+                return name
+        return "?"
+
+    def upgrade(self, report: Report = print) -> None:
+        """Bring the kernel and every enabled plugin to its newest revision, then keep the
+        role table in step with the roles the plugins declare."""
+
+        def applied(*, step: Any, **_: Any) -> None:
+            for revision in step.up_revision_ids if step.is_upgrade else step.down_revision_ids:
+                script = self.script().get_revision(revision)
+                if script is not None:
+                    name = self.branch_of(script)
+                    report(f"  {name}: {script.revision} {script.doc}")
+
+        with self._config(on_version_apply=applied) as config:
+            for branch in self.enabled_branches:
+                report(f"{branch}: upgrading to its newest revision")
+                command.upgrade(config, f"{branch}@head")
+        with self.db.session() as session:
+            sync_roles(session, self.pm.collect("accord_roles"))
+
+    def downgrade(self, branch: str, target: str, report: Report = print) -> None:
+        """Step one plugin's branch back; ``base`` drops every table the plugin made."""
+        self._known(branch)
+
+        def applied(*, step: Any, **_: Any) -> None:
+            for revision in step.down_revision_ids if not step.is_upgrade else ():
+                report(f"  {branch}: undone {revision}")
+
+        with self._config(on_version_apply=applied) as config:
+            command.downgrade(config, f"{branch}@{target}")
+
+    def current(self) -> dict[str, str | None]:
+        """Each branch (kernel, every installed plugin that has migrations) and the
+        revision the database is at, None when never migrated."""
+        script = self.script()
+        with self.db.engine.connect() as connection:
+            heads = _current_heads(connection)
+        state: dict[str, str | None] = {
+            name: None for name in self.folders if self._has_revisions(name)
+        }
+        for head in heads:
+            found = script.get_revision(head)
+            if found is None:
+                raise DatabaseError(
+                    f"the database is at revision {head!r}, which no installed plugin provides; "
+                    "reinstall the plugin that created it"
+                )
+            state[self.branch_of(found)] = head
+        return state
+
+    def history(self, branch: str | None = None) -> list[Revision]:
+        script = self.script()
+        current = self.current()
+        applied: set[str] = set()
+        for head in filter(None, current.values()):
+            applied.update(
+                rev.revision
+                for rev in script.revision_map.iterate_revisions(head, "base")
+                if rev is not None
+            )
+        rows = []
+        for rev in script.walk_revisions():
+            name = self.branch_of(rev)
+            if branch is None or name == branch:
+                rows.append(
+                    Revision(name, rev.revision, rev.doc, rev.revision in applied, rev.is_head)
+                )
+        return rows
+
+    def revision(self, branch: str, message: str, *, autogenerate: bool) -> Path | None:
+        """Write a new revision into the branch's own folder; with autogenerate, from the
+        difference between the plugin's models and the database. None when nothing changed."""
+        self._known(branch)
+        if branch != KERNEL and branch not in {found.name for found in self.pm.loaded}:
+            raise PluginError(
+                f"plugin {branch!r} is not enabled; enable it (accord plugins enable "
+                f"{branch}) and run `accord db upgrade` before writing its revision"
+            )
+        if autogenerate:
+            self._require_up_to_date()
+        folder = self.folders[branch]
+        options: dict[str, Any] = {"version_path": str(folder)}
+        if self._has_revisions(branch):
+            options["head"] = f"{branch}@head"
+        else:
+            options.update(head="base", branch_label=branch, depends_on=self._depends_on(branch))
+
+        def skip_if_empty(context: Any, revision: Any, directives: list[Any]) -> None:
+            if autogenerate and directives[0].upgrade_ops.is_empty():
+                directives[:] = []
+
+        folder.mkdir(parents=True, exist_ok=True)
+        with self._config(
+            autogenerate_plugin=branch, process_revision_directives=skip_if_empty
+        ) as config:
+            written = command.revision(
+                config, message=message, autogenerate=autogenerate, **options
+            )
+        scripts = written if isinstance(written, list) else [written]
+        paths = [Path(script.path) for script in scripts if script is not None]
+        return paths[0] if paths else None
+
+    def _depends_on(self, branch: str) -> list[str]:
+        """A plugin's first revision comes after the kernel and its dependencies."""
+        if branch == KERNEL:
+            return []
+        script = self.script()
+        found = self.pm.settings.catalogue[branch]
+        branches = [KERNEL, *found.plugin.dependency_names]
+        heads = []
+        for name in branches:
+            if self._has_revisions(name):
+                heads.extend(rev.revision for rev in script.get_revisions(f"{name}@head") if rev)
+        return heads
+
+    def _require_up_to_date(self) -> None:
+        script = self.script()
+        current = self.current()
+        behind = []
+        for name in self.enabled_branches:
+            if not self._has_revisions(name):
+                continue
+            at = current.get(name)
+            found = script.get_revision(at) if at else None
+            if found is None or not found.is_head:
+                behind.append(name)
+        if behind:
+            raise DatabaseError(
+                f"the database is not up to date for {', '.join(behind)}; run `accord db "
+                "upgrade` first so autogenerate compares the models with the newest schema"
+            )
+
+    def _known(self, branch: str) -> None:
+        if branch not in self.folders:
+            known = ", ".join(sorted(self.folders))
+            raise PluginError(f"unknown plugin {branch!r}; known: {known}")
+
+
+def _current_heads(connection: Connection) -> tuple[str, ...]:
+    return MigrationContext.configure(connection).get_current_heads()

@@ -1,0 +1,183 @@
+"""Users, the team tree of the sales network, and roles.
+
+Who may do what (the access table, record rules) is enforced by the permission layer; this
+module holds the people and the structure those rules are about.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Iterable, Sequence
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Enum, ForeignKey, String, delete, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from accord.core.contributions import Role as RoleSpec
+from accord.core.db import Base, TimestampMixin, intpk
+from accord.core.errors import AccordError
+
+_hasher = PasswordHasher()
+
+
+class TeamKind(enum.StrEnum):
+    """The places of the sales network and the offices around it (DESIGN: roles are hats)."""
+
+    DIRECT_SALES = "direct_sales"
+    AGENTS = "agents"
+    DISTRIBUTORS = "distributors"
+    RESELLERS = "resellers"
+    EXPORT = "export"
+    BACK_OFFICE = "back_office"
+    TECHNICAL_OFFICE = "technical_office"
+    ADMINISTRATION = "administration"
+    MARKETING = "marketing"
+    SUPPORT = "support"
+    MANAGEMENT = "management"
+
+
+class Team(Base):
+    """A node of the team tree; ``path`` (``/1/4/``) makes a whole subtree one indexed
+    prefix query."""
+
+    __tablename__ = "core_team"
+
+    id: Mapped[intpk]
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[TeamKind] = mapped_column(
+        Enum(TeamKind, native_enum=False, length=30, values_callable=lambda e: [m.value for m in e])
+    )
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("core_team.id"), index=True)
+    path: Mapped[str] = mapped_column(String(255), index=True, default="/")
+
+    parent: Mapped[Team | None] = relationship(remote_side="Team.id")
+
+
+class Role(Base):
+    """A role users can hold; rows are kept in step with the roles plugins declare."""
+
+    __tablename__ = "core_role"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    title: Mapped[str] = mapped_column(String(120))
+
+
+class UserRole(Base):
+    __tablename__ = "core_user_role"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("core_user.id", ondelete="CASCADE"), primary_key=True
+    )
+    role_name: Mapped[str] = mapped_column(
+        ForeignKey("core_role.name", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class User(TimestampMixin, Base):
+    """A person who logs in; their roles and their team decide what they see."""
+
+    __tablename__ = "core_user"
+
+    id: Mapped[intpk]
+    login: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str] = mapped_column(String(254), default="")
+    password_hash: Mapped[str] = mapped_column(String(255), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("core_team.id"), index=True)
+    last_login_at: Mapped[dt.datetime | None]
+
+    team: Mapped[Team | None] = relationship()
+    role_rows: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan")
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return tuple(sorted(row.role_name for row in self.role_rows))
+
+    def __repr__(self) -> str:  # never shows the password hash
+        return f"User(id={self.id!r}, login={self.login!r})"
+
+
+class UnknownRoleError(AccordError):
+    pass
+
+
+def create_team(session: Session, name: str, kind: TeamKind, parent: Team | None = None) -> Team:
+    team = Team(name=name, kind=TeamKind(kind), parent=parent)
+    session.add(team)
+    session.flush()
+    team.path = f"{parent.path if parent else '/'}{team.id}/"
+    session.flush()
+    return team
+
+
+def subtree(session: Session, team: Team) -> Sequence[Team]:
+    """The team and every team below it."""
+    return session.scalars(select(Team).where(Team.path.startswith(team.path))).all()
+
+
+def hash_password(password: str) -> str:
+    if len(password) < 8:
+        raise AccordError("password: must have at least 8 characters")
+    return _hasher.hash(password)
+
+
+def verify_password(user: User, password: str) -> bool:
+    if not user.password_hash:
+        return False
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def create_user(
+    session: Session,
+    login: str,
+    password: str,
+    *,
+    name: str = "",
+    email: str = "",
+    roles: Iterable[str] = (),
+    team: Team | None = None,
+) -> User:
+    if session.scalar(select(User.id).where(User.login == login)) is not None:
+        raise AccordError(f"user {login!r} exists already")
+    user = User(login=login, name=name or login, email=email, team=team)
+    user.password_hash = hash_password(password)
+    session.add(user)
+    session.flush()
+    set_roles(session, user, roles)
+    return user
+
+
+def set_roles(session: Session, user: User, roles: Iterable[str]) -> None:
+    wanted = sorted(set(roles))
+    known = set(session.scalars(select(Role.name)))
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        raise UnknownRoleError(
+            f"unknown role {unknown[0]!r}; known roles: {', '.join(sorted(known)) or 'none'} "
+            "(run `accord db upgrade` after enabling the plugin that declares it)"
+        )
+    user.role_rows = [UserRole(user_id=user.id, role_name=name) for name in wanted]
+    session.flush()
+
+
+def sync_roles(session: Session, declared: Iterable[RoleSpec]) -> None:
+    """Make the role table hold exactly the declared roles; a role still held by a user
+    stays until nobody holds it, so disabling a plugin never strips users silently."""
+    declared_by_name = {role.name: role for role in declared}
+    existing = {role.name: role for role in session.scalars(select(Role))}
+    for name, spec in declared_by_name.items():
+        if name in existing:
+            existing[name].title = spec.title
+        else:
+            session.add(Role(name=name, title=spec.title))
+    held = set(session.scalars(select(UserRole.role_name)))
+    stale = [name for name in existing if name not in declared_by_name and name not in held]
+    if stale:
+        session.execute(delete(Role).where(Role.name.in_(stale)))
+    session.flush()

@@ -1,0 +1,287 @@
+"""Settings: defaults < ``accord.toml`` < ``ACCORD_*`` environment variables.
+
+The kernel's own keys sit at the top of ``accord.toml``; each enabled plugin contributes a
+typed section (``[leads]``, set from the environment as ``ACCORD_LEADS__X``). Everything is
+validated at start-up, and an error names the key and the file or variable it came from.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from accord.core.errors import PluginError, SettingsError
+from accord.core.plugin import Catalogue, InstalledPlugin, discover_plugins
+from accord.core.resolve import resolve
+
+ENV_PREFIX = "ACCORD_"
+CONFIG_FILE_NAME = "accord.toml"
+
+
+class PluginSettings(BaseModel):
+    """Base of a plugin's settings section: unknown keys are refused, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AccordSettings(BaseSettings):
+    """The kernel's own settings, at the top level of ``accord.toml``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    config: Path = Field(description="The accord.toml this came from (ACCORD_CONFIG).")
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL; empty means a SQLite file accord.db beside accord.toml.",
+    )
+    secret_key: SecretStr = Field(description="Signs sessions and tokens; keep it secret.")
+    plugins: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Plugins to enable; their dependencies are enabled with them."
+    )
+    trace_hooks: bool = Field(False, description="Log every hook call (pluggy tracing).")
+
+    _catalogue: Catalogue = PrivateAttr(default_factory=dict)
+    _enabled: tuple[InstalledPlugin, ...] = PrivateAttr(default=())
+
+    secret_fields: ClassVar[frozenset[str]] = frozenset({"secret_key"})
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's content arrives as init arguments; the environment overrides it.
+        return (env_settings, init_settings)
+
+    @field_validator("plugins", mode="before")
+    @classmethod
+    def _split_plugin_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(name.strip() for name in value.split(",") if name.strip())
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if not value:
+            return value
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(
+                "not a database URL; expected sqlite:///path/to/file.db or "
+                "postgresql://user@host:5432/dbname"
+            ) from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError(
+                f"database {url.get_backend_name()!r} is not supported; use sqlite or postgresql"
+            )
+        if url.get_backend_name() == "postgresql" and url.drivername != "postgresql+psycopg":
+            url = url.set(drivername="postgresql+psycopg")
+        return url.render_as_string(hide_password=False)
+
+    @model_validator(mode="after")
+    def _default_database_beside_config(self) -> AccordSettings:
+        if not self.database_url:
+            path = self.config.parent.resolve() / "accord.db"
+            object.__setattr__(self, "database_url", f"sqlite:///{path}")
+        return self
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """Every plugin installed on this machine."""
+        return self._catalogue
+
+    @property
+    def enabled(self) -> tuple[InstalledPlugin, ...]:
+        """The enabled plugins with their dependencies, in load order."""
+        return self._enabled
+
+    def section(self, plugin: str) -> PluginSettings:
+        """The validated settings section of an enabled plugin."""
+        value = getattr(self, plugin, None)
+        if not isinstance(value, PluginSettings):
+            raise SettingsError(f"plugin {plugin!r} is not enabled or has no settings section")
+        return value
+
+
+class _KernelOnlySettings(AccordSettings):
+    """The kernel's keys alone, read first to learn which plugins (and sections) exist."""
+
+    model_config = SettingsConfigDict(**{**AccordSettings.model_config, "extra": "ignore"})
+
+
+def config_path(explicit: Path | str | None = None) -> Path:
+    """Where accord.toml is: the argument, else ACCORD_CONFIG, else the current folder."""
+    chosen = explicit or os.environ.get(f"{ENV_PREFIX}CONFIG") or Path.cwd() / CONFIG_FILE_NAME
+    return Path(chosen).absolute()
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"{path}: not valid TOML: {error}") from None
+    except OSError as error:
+        raise SettingsError(f"{path}: cannot be read: {error.strerror}") from None
+
+
+def load_settings(path: Path | str | None = None) -> AccordSettings:
+    """Read, merge and validate the settings of the kernel and of every enabled plugin."""
+    file = config_path(path)
+    raw = read_config_file(file)
+    init = {**raw, "config": file}
+    locate = SourceLocator(file, raw)
+
+    # The kernel's keys decide which plugins are enabled, and so which sections exist.
+    kernel = _validate(_KernelOnlySettings, init, locate)
+    catalogue = discover_plugins()
+    try:
+        enabled = resolve(catalogue, kernel.plugins)
+    except PluginError as error:
+        raise SettingsError(f"{locate.where(('plugins',))}: {error}") from None
+
+    fields: dict[str, Any] = {}
+    for found in catalogue.values():
+        fields[found.name] = (dict[str, Any] | None, None)
+    for found, model in _section_models(enabled).items():
+        fields[found] = (model, ...) if _has_required(model) else (model, Field(default_factory=model))
+    full = create_model("AccordSettings", __base__=AccordSettings, **fields)
+    settings = _validate(full, init, locate)
+    settings._catalogue = catalogue
+    settings._enabled = tuple(enabled)
+    return settings
+
+
+def _validate(model: type[AccordSettings], init: dict[str, Any], locate: SourceLocator) -> Any:
+    try:
+        return model(**init)
+    except ValidationError as error:
+        raise SettingsError(locate.explain(error)) from None
+
+
+def _section_models(enabled: list[InstalledPlugin]) -> dict[str, type[PluginSettings]]:
+    from accord.core.manager import plugin_hook_modules
+
+    models: dict[str, type[PluginSettings]] = {}
+    for found, module in plugin_hook_modules(enabled):
+        hook = getattr(module, "accord_settings_section", None)
+        if hook is None:
+            continue
+        model = hook()
+        if model is None:
+            continue
+        if not (isinstance(model, type) and issubclass(model, PluginSettings)):
+            raise PluginError(
+                f"plugin {found.name!r}: accord_settings_section must return a subclass of "
+                f"accord.api.PluginSettings, got {model!r}"
+            )
+        models[found.name] = model
+    return models
+
+
+def _has_required(model: type[BaseModel]) -> bool:
+    return any(field.is_required() for field in model.model_fields.values())
+
+
+class SourceLocator:
+    """Says where a setting came from: the environment, the file, or the default."""
+
+    def __init__(self, file: Path, raw: Mapping[str, Any]) -> None:
+        self.file = file
+        self.raw = raw
+
+    @staticmethod
+    def env_name(key: tuple[str, ...]) -> str:
+        return ENV_PREFIX + "__".join(part.upper() for part in key)
+
+    def in_environment(self, key: tuple[str, ...]) -> str | None:
+        wanted = self.env_name(key)
+        for name in os.environ:
+            if name.upper() == wanted:
+                return name
+        return None
+
+    def in_file(self, key: tuple[str, ...]) -> bool:
+        node: Any = self.raw
+        for part in key:
+            if not isinstance(node, Mapping) or part not in node:
+                return False
+            node = node[part]
+        return True
+
+    def source(self, key: tuple[str, ...]) -> str:
+        env = self.in_environment(key)
+        if env:
+            return f"environment {env}"
+        if self.in_file(key) and self._file_value(key) != "":
+            return f"file {self.file}"
+        return "default"
+
+    def _file_value(self, key: tuple[str, ...]) -> Any:
+        node: Any = self.raw
+        for part in key:
+            node = node[part]
+        return node
+
+    def where(self, key: tuple[str, ...]) -> str:
+        env = self.in_environment(key)
+        if env:
+            return f"environment variable {env}"
+        return f"{self.file}, {_toml_key(key)}"
+
+    def explain(self, error: ValidationError) -> str:
+        lines = []
+        for problem in error.errors():
+            key = tuple(str(part) for part in problem["loc"])
+            if problem["type"] == "missing":
+                lines.append(
+                    f"{self.file}, {_toml_key(key)}: required but not set "
+                    f"(set it in the file or as {self.env_name(key)})"
+                )
+                continue
+            if problem["type"] == "extra_forbidden":
+                message = "unknown key; remove it or check its spelling"
+            else:
+                message = problem["msg"].removeprefix("Value error, ")
+                shown = "input" in problem and not isinstance(problem["input"], dict)
+                if shown and key[0] not in AccordSettings.secret_fields:
+                    message += f", got {problem['input']!r}"
+            lines.append(f"{self.where(key)}: {message}")
+        return "\n".join(lines)
+
+
+def _toml_key(key: tuple[str, ...]) -> str:
+    if len(key) == 1:
+        return key[0]
+    return f"[{'.'.join(key[:-1])}] {key[-1]}"

@@ -1,0 +1,1 @@
+"""The built-in business areas, each a plugin registered like a partner's add-on."""
