@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
@@ -197,6 +198,18 @@ class Migrator:
         paths = [Path(script.path) for script in scripts if script is not None]
         return paths[0] if paths else None
 
+    def differences(self, branch: str) -> list[Any]:
+        """What autogenerate would write for the branch: empty when its models and its
+        migrations agree."""
+        self._known(branch)
+        options = {
+            "include_object": include_object_of(self.pm.owned_tables(), branch),
+            "compare_type": True,
+        }
+        with self.db.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts=options)
+            return list(compare_metadata(context, Base.metadata))
+
     def _depends_on(self, branch: str) -> list[str]:
         """A plugin's first revision comes after the kernel and its dependencies."""
         if branch == KERNEL:
@@ -231,6 +244,19 @@ class Migrator:
         if branch not in self.folders:
             known = ", ".join(sorted(self.folders))
             raise PluginError(f"unknown plugin {branch!r}; known: {known}")
+
+
+def include_object_of(owned_tables: dict[str, str], branch: str | None) -> Callable[..., bool]:
+    """An alembic ``include_object`` that keeps only the tables (with their columns,
+    indexes and constraints) of one branch; ``None`` keeps everything."""
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if branch is None:
+            return True
+        table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
+        return owned_tables.get(str(table)) == branch
+
+    return include
 
 
 def _current_heads(connection: Connection) -> tuple[str, ...]:

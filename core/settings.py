@@ -177,10 +177,23 @@ def load_settings(path: Path | str | None = None) -> AccordSettings:
     for found, model in _section_models(enabled).items():
         fields[found] = (model, ...) if _has_required(model) else (model, Field(default_factory=model))
     full = create_model("AccordSettings", __base__=AccordSettings, **fields)
+    _refuse_unknown_environment(full.model_fields)
     settings = _validate(full, init, locate)
     settings._catalogue = catalogue
     settings._enabled = tuple(enabled)
     return settings
+
+
+def _refuse_unknown_environment(fields: Mapping[str, Any]) -> None:
+    # pydantic-settings ignores variables it has no field for; a typo such as
+    # ACCORD_DATABSE_URL would then pass silently.
+    known = {name.upper() for name in fields}
+    for name in sorted(os.environ):
+        key = name.upper()
+        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].split("__")[0] not in known:
+            raise SettingsError(
+                f"environment variable {name}: unknown key; remove it or check its spelling"
+            )
 
 
 def _validate(model: type[AccordSettings], init: dict[str, Any], locate: SourceLocator) -> Any:
@@ -276,9 +289,18 @@ class SourceLocator:
                 message = problem["msg"].removeprefix("Value error, ")
                 shown = "input" in problem and not isinstance(problem["input"], dict)
                 if shown and key[0] not in AccordSettings.secret_fields:
-                    message += f", got {problem['input']!r}"
+                    message += f", got {_masked(key, problem['input'])!r}"
             lines.append(f"{self.where(key)}: {message}")
         return "\n".join(lines)
+
+
+def _masked(key: tuple[str, ...], value: Any) -> Any:
+    if key == ("database_url",) and isinstance(value, str):
+        try:
+            return make_url(value).render_as_string(hide_password=True)
+        except ArgumentError:
+            return value
+    return value
 
 
 def _toml_key(key: tuple[str, ...]) -> str:

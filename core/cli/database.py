@@ -86,4 +86,22 @@ def revision(runtime: Runtime, plugin: str, message: str, autogenerate: bool) ->
         click.echo(f"wrote {path}")
 
 
+@db.command()
+@pass_runtime
+def check(runtime: Runtime) -> None:
+    """Fail when a branch's models and its migrations disagree (a missing revision)."""
+    problems = 0
+    for branch in runtime.migrator.enabled_branches:
+        differences = runtime.migrator.differences(branch)
+        problems += len(differences)
+        for difference in differences:
+            click.echo(f"{branch}: {difference}")
+    if problems:
+        raise PluginError(
+            f"{problems} difference(s) between models and migrations; write a revision with "
+            "`accord db revision --plugin NAME -m ... --autogenerate`"
+        )
+    click.echo("models and migrations agree")
+
+
 COMMANDS = [db]

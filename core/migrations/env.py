@@ -7,25 +7,18 @@ plugin are compared, so one plugin's revision never touches another plugin's tab
 
 from __future__ import annotations
 
-from typing import Any
-
 from alembic import context
+
+from accord.core.migrate import include_object_of
 
 config = context.config
 connection = config.attributes.get("connection")
 if connection is None:
     raise SystemExit("Accord's migrations run through `accord db upgrade`, not the alembic command")
 
-owned_tables: dict[str, str] = config.attributes.get("owned_tables", {})
-plugin: str | None = config.attributes.get("autogenerate_plugin")
-
-
-def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    if plugin is None:
-        return True
-    table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
-    return owned_tables.get(str(table)) == plugin
-
+include_object = include_object_of(
+    config.attributes.get("owned_tables", {}), config.attributes.get("autogenerate_plugin")
+)
 
 context.configure(
     connection=connection,

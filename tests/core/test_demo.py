@@ -1,0 +1,47 @@
+"""The demo command on a fresh folder ends with a migrated database holding the admin."""
+
+import re
+
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from accord.core.cli import cli
+from accord.core.runtime import Runtime
+from accord.core.security import User, verify_password
+
+
+def test_demo_builds_a_database_with_an_admin_who_can_log_in(tmp_path, accord_clean_environment):
+    folder = tmp_path / "demo"
+    result = CliRunner().invoke(cli, ["demo", "--path", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "enabled plugins:" in result.output
+    match = re.search(r"^log in as: admin / (\S+)$", result.output, re.MULTILINE)
+    assert match, result.output
+    runtime = Runtime(folder / "accord.toml")
+    try:
+        assert runtime.settings.database_url.startswith("sqlite:///")
+        with runtime.db.session() as session:
+            admin = session.scalar(select(User).where(User.login == "admin"))
+            assert admin is not None
+            assert admin.roles == ("admin",)
+            assert verify_password(admin, match.group(1))
+    finally:
+        runtime.close()
+
+
+def test_running_the_demo_again_keeps_data_and_gives_a_new_password(tmp_path, accord_clean_environment):
+    folder = tmp_path / "demo"
+    first = CliRunner().invoke(cli, ["demo", "--path", str(folder)])
+    second = CliRunner().invoke(cli, ["demo", "--path", str(folder)])
+    assert second.exit_code == 0, second.output
+    old = re.search(r"admin / (\S+)", first.output).group(1)
+    new = re.search(r"admin / (\S+)", second.output).group(1)
+    assert old != new
+    runtime = Runtime(folder / "accord.toml")
+    try:
+        with runtime.db.session() as session:
+            admins = session.scalars(select(User).where(User.login == "admin")).all()
+            assert len(admins) == 1
+            assert verify_password(admins[0], new)
+    finally:
+        runtime.close()
