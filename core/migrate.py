@@ -121,7 +121,7 @@ class Migrator:
         self._known(branch)
 
         def applied(*, step: Any, **_: Any) -> None:
-            for revision in step.down_revision_ids if not step.is_upgrade else ():
+            for revision in step.up_revision_ids if not step.is_upgrade else ():
                 report(f"  {branch}: undone {revision}")
 
         with self._config(on_version_apply=applied) as config:
@@ -137,25 +137,34 @@ class Migrator:
             name: None for name in self.folders if self._has_revisions(name)
         }
         for head in heads:
-            found = script.get_revision(head)
-            if found is None:
+            if script.get_revision(head) is None:
                 raise DatabaseError(
                     f"the database is at revision {head!r}, which no installed plugin provides; "
                     "reinstall the plugin that created it"
                 )
-            state[self.branch_of(found)] = head
+        # alembic keeps only the newest revisions in its table: a kernel revision that a
+        # plugin's revision depends on is implied by it, so walk down to find each branch's.
+        applied = self._applied(script, heads)
+        for revision in applied:
+            found = script.get_revision(revision)
+            if found is not None and not set(found.nextrev) & applied:
+                state[self.branch_of(found)] = revision
         return state
+
+    @staticmethod
+    def _applied(script: ScriptDirectory, heads: tuple[str, ...]) -> set[str]:
+        if not heads:
+            return set()
+        return {
+            rev.revision
+            for rev in script.revision_map.iterate_revisions(heads, "base")
+            if rev is not None
+        }
 
     def history(self, branch: str | None = None) -> list[Revision]:
         script = self.script()
-        current = self.current()
-        applied: set[str] = set()
-        for head in filter(None, current.values()):
-            applied.update(
-                rev.revision
-                for rev in script.revision_map.iterate_revisions(head, "base")
-                if rev is not None
-            )
+        with self.db.engine.connect() as connection:
+            applied = self._applied(script, _current_heads(connection))
         rows = []
         for rev in script.walk_revisions():
             name = self.branch_of(rev)

@@ -175,7 +175,9 @@ def load_settings(path: Path | str | None = None) -> AccordSettings:
     for found in catalogue.values():
         fields[found.name] = (dict[str, Any] | None, None)
     for found, model in _section_models(enabled).items():
-        fields[found] = (model, ...) if _has_required(model) else (model, Field(default_factory=model))
+        fields[found] = (
+            (model, ...) if _has_required(model) else (model, Field(default_factory=model))
+        )
     full = create_model("AccordSettings", __base__=AccordSettings, **fields)
     _refuse_unknown_environment(full.model_fields)
     settings = _validate(full, init, locate)

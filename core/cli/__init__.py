@@ -4,6 +4,7 @@ fix are printed on one line with a non-zero exit, never as a traceback."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import Any
 
@@ -32,10 +33,9 @@ class AccordGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = set(super().list_commands(ctx))
-        try:
+        # `accord --help` must work before `accord init`, so a settings error is ignored here.
+        with contextlib.suppress(AccordError):
             names.update(self._plugin_commands(ctx))
-        except AccordError:
-            pass  # `accord --help` must work before `accord init`
         return sorted(names)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:

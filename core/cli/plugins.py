@@ -45,7 +45,9 @@ def list_plugins(runtime: Runtime) -> None:
         return
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
 
 
 @plugins.command("plan")
@@ -82,9 +84,7 @@ def enable(runtime: Runtime, name: str) -> None:
     wanted = [*settings.plugins, name]
     resolved = resolve(settings.catalogue, wanted)
     explicit = [
-        found.name
-        for found in resolved
-        if found.name in wanted or not found.plugin.auto_install
+        found.name for found in resolved if found.name in wanted or not found.plugin.auto_install
     ]
     set_plugin_list(settings.config, explicit)
     added = [n for n in explicit if n not in settings.plugins and n != name]
@@ -113,8 +113,7 @@ def disable(runtime: Runtime, name: str) -> None:
     if chains:
         listed = "; ".join(" -> ".join(chain) for chain in chains)
         raise PluginError(
-            f"cannot disable {name!r}: enabled plugins depend on it ({listed}); "
-            "disable those first"
+            f"cannot disable {name!r}: enabled plugins depend on it ({listed}); disable those first"
         )
     set_plugin_list(settings.config, remaining)
     click.echo(f"disabled {name!r} in {settings.config}; its tables and data are kept")

@@ -121,7 +121,9 @@ def user_create(
         created = create_user(
             session, login, password, name=name, email=email, roles=roles, team=team_row
         )
-        click.echo(f"created user {created.login!r} with roles: {', '.join(created.roles) or 'none'}")
+        click.echo(
+            f"created user {created.login!r} with roles: {', '.join(created.roles) or 'none'}"
+        )
 
 
 @click.command()

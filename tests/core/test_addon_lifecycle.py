@@ -10,7 +10,9 @@ import pytest
 from sqlalchemy import inspect, text
 
 
-def write_addon(root: Path, name: str, depends: tuple[str, ...] = (), version: str = "1.0.0") -> None:
+def write_addon(
+    root: Path, name: str, depends: tuple[str, ...] = (), version: str = "1.0.0"
+) -> None:
     """A minimal installed add-on: a package and the dist-info pip would write for it."""
     package = root / f"accord_{name}"
     package.mkdir(parents=True)
@@ -24,7 +26,9 @@ def write_addon(root: Path, name: str, depends: tuple[str, ...] = (), version: s
     )
     info = root / f"accord_{name}-{version}.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: accord-{name}\nVersion: {version}\n")
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: accord-{name}\nVersion: {version}\n"
+    )
     (info / "entry_points.txt").write_text(f"[accord.plugins]\n{name} = accord_{name}:plugin\n")
 
 
@@ -56,7 +60,9 @@ def test_plan_shows_tables_and_changes_nothing(dummy_plugin_installed, accord_cl
     assert accord_config.read_text() == before
 
 
-def test_enable_migrate_disable_keeps_data(dummy_plugin_installed, accord_cli, accord_config, accord_db):
+def test_enable_migrate_disable_keeps_data(
+    dummy_plugin_installed, accord_cli, accord_config, accord_db
+):
     assert accord_cli("plugins", "enable", "dummy").exit_code == 0
     assert 'plugins = ["dummy"]' in accord_config.read_text()
     assert "# Plugins to enable" in accord_config.read_text()  # comments survive
@@ -67,12 +73,18 @@ def test_enable_migrate_disable_keeps_data(dummy_plugin_installed, accord_cli, a
     assert "dummy_note" in inspect(accord_db.engine).get_table_names()
     with accord_db.engine.begin() as connection:
         connection.execute(
-            text("INSERT INTO core_partner (kind, name, email, phone, website, vat_number, active) "
-                 "VALUES ('company', 'Acme', '', '', '', '', true)")
+            text(
+                "INSERT INTO core_partner (kind, name, email, phone, website, vat_number, active) "
+                "VALUES ('company', 'Acme', '', '', '', '', true)"
+            )
         )
         partner_id = connection.execute(text("SELECT id FROM core_partner")).scalar_one()
         connection.execute(
-            text("INSERT INTO dummy_note (partner_id, body) VALUES (:p, 'kept')"), {"p": partner_id}
+            text(
+                "INSERT INTO dummy_note (partner_id, body, state, created_at, updated_at) "
+                "VALUES (:p, 'kept', 'draft', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+            {"p": partner_id},
         )
 
     disable = accord_cli("plugins", "disable", "dummy")
@@ -82,8 +94,10 @@ def test_enable_migrate_disable_keeps_data(dummy_plugin_installed, accord_cli, a
     with accord_db.engine.connect() as connection:
         assert connection.execute(text("SELECT body FROM dummy_note")).scalar_one() == "kept"
     current = accord_cli("db", "current")
-    assert any(line.startswith("dummy: ") and line.endswith("(disabled)")
-               for line in current.output.splitlines()), current.output
+    assert any(
+        line.startswith("dummy: ") and line.endswith("(disabled)")
+        for line in current.output.splitlines()
+    ), current.output
 
     assert accord_cli("plugins", "enable", "dummy").exit_code == 0
     assert accord_cli("db", "upgrade").exit_code == 0
@@ -96,7 +110,9 @@ def test_upgrade_migrates_only_enabled_plugins(dummy_plugin_installed, accord_cl
     assert "dummy_note" not in inspect(accord_db.engine).get_table_names()
 
 
-def test_enabling_pulls_in_dependencies(dummy_plugin_installed, more_addons, accord_cli, accord_config):
+def test_enabling_pulls_in_dependencies(
+    dummy_plugin_installed, more_addons, accord_cli, accord_config
+):
     write_addon(more_addons, "reports", depends=("dummy>=1.0",))
     result = accord_cli("plugins", "enable", "reports")
     assert result.exit_code == 0, result.output
@@ -150,3 +166,16 @@ def test_unknown_plugin_name_is_one_line(accord_cli):
         assert result.exit_code == 1
         assert result.output.startswith("Error: unknown plugin 'nope'")
         assert "Traceback" not in result.output
+
+
+def test_current_still_shows_the_kernel_once_a_plugin_is_migrated(
+    dummy_plugin_installed, accord_cli
+):
+    assert accord_cli("plugins", "enable", "dummy").exit_code == 0
+    assert accord_cli("db", "upgrade").exit_code == 0
+    lines = accord_cli("db", "current").output.splitlines()
+    assert lines[0].startswith("core: ")
+    assert lines[0].endswith("(newest) (enabled)")
+    assert any(line.startswith("dummy: ") and "(newest)" in line for line in lines)
+    history = accord_cli("db", "history").output
+    assert "[ ]" not in history

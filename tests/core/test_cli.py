@@ -22,7 +22,7 @@ def test_init_writes_commented_config_with_a_secret(tmp_path, accord_clean_envir
     assert result.exit_code == 0, result.output
     content = config.read_text()
     assert content.startswith("# Accord settings.")
-    assert "secret_key = \"" in content
+    assert 'secret_key = "' in content
     assert oct(config.stat().st_mode & 0o777) == "0o600"
     again = run("--config", str(config), "init")
     assert again.exit_code == 1
@@ -34,17 +34,23 @@ def test_two_inits_get_different_secrets(tmp_path, accord_clean_environment):
     run("--config", str(first), "init")
     run("--config", str(second), "init")
     secret = [line for line in first.read_text().splitlines() if line.startswith("secret_key")]
-    assert secret and secret[0] not in second.read_text()
+    assert secret
+    assert secret[0] not in second.read_text()
 
 
-def test_config_show_masks_secrets_and_names_sources(tmp_path, monkeypatch, accord_clean_environment):
+def test_config_show_masks_secrets_and_names_sources(
+    tmp_path, monkeypatch, accord_clean_environment
+):
     config = tmp_path / "accord.toml"
     run("--config", str(config), "init")
     monkeypatch.setenv("ACCORD_DATABASE_URL", "postgresql://crm:hunter22@db.internal/crm")
     result = run("--config", str(config), "config", "show")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert 'database_url = "postgresql+psycopg://crm:***@db.internal/crm"  # environment ACCORD_DATABASE_URL' in lines
+    assert (
+        'database_url = "postgresql+psycopg://crm:***@db.internal/crm"  # environment ACCORD_DATABASE_URL'
+        in lines
+    )
     assert f'secret_key = "********"  # file {config}' in lines
     assert "trace_hooks = false  # file" in result.output
     assert "hunter22" not in result.output
@@ -74,7 +80,10 @@ def test_errors_never_show_a_traceback_in_a_real_process(tmp_path):
     accord = Path(sys.executable).parent / "accord"
     done = subprocess.run(
         [str(accord), "--config", str(config), "db", "upgrade"],
-        capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, check=False,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+        check=False,
     )
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
@@ -85,8 +94,19 @@ def test_errors_never_show_a_traceback_in_a_real_process(tmp_path):
 
 
 def test_user_create_stores_argon2_hash_and_roles(accord_cli, accord_db):
-    result = accord_cli("user", "create", "alice", "--password", "long enough pw",
-                        "--role", "salesperson", "--role", "agent", "--email", "a@example.com")
+    result = accord_cli(
+        "user",
+        "create",
+        "alice",
+        "--password",
+        "long enough pw",
+        "--role",
+        "salesperson",
+        "--role",
+        "agent",
+        "--email",
+        "a@example.com",
+    )
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "created user 'alice' with roles: agent, salesperson"
     with accord_db.session() as session:

@@ -40,7 +40,9 @@ def test_unknown_key_in_file_names_key_and_file(config: Path):
     config.write_text(SECRET + "databse_url = 'x'\n")
     with pytest.raises(SettingsError) as error:
         load_settings(config)
-    assert str(error.value) == f"{config}, databse_url: unknown key; remove it or check its spelling"
+    assert (
+        str(error.value) == f"{config}, databse_url: unknown key; remove it or check its spelling"
+    )
 
 
 def test_unknown_environment_variable_is_named(config: Path, monkeypatch):
@@ -65,8 +67,7 @@ def test_missing_secret_key_says_where_to_set_it(config: Path):
     with pytest.raises(SettingsError) as error:
         load_settings(config)
     assert str(error.value) == (
-        f"{config}, secret_key: required but not set "
-        "(set it in the file or as ACCORD_SECRET_KEY)"
+        f"{config}, secret_key: required but not set (set it in the file or as ACCORD_SECRET_KEY)"
     )
 
 
