@@ -117,9 +117,7 @@ def accord_backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def accord_database_url(
-    accord_backend: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> str:
+def accord_database_url(accord_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     if accord_backend == "sqlite":
         return f"sqlite:///{tmp_path / 'accord.db'}"
     server: PostgresServer | None = request.getfixturevalue("accord_postgres")

@@ -30,7 +30,12 @@ class Activity(Base):
     id: Mapped[intpk]
     partner_id: Mapped[int] = mapped_column(ForeignKey("core_partner.id", ondelete="CASCADE"))
     kind: Mapped[ActivityKind] = mapped_column(
-        Enum(ActivityKind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+        Enum(
+            ActivityKind,
+            native_enum=False,
+            length=20,
+            values_callable=lambda e: [m.value for m in e],
+        )
     )
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text, default="")

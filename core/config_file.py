@@ -11,7 +11,7 @@ import tomlkit
 
 from accord.core.errors import SettingsError
 
-TEMPLATE = '''\
+TEMPLATE = """\
 # Accord settings. Precedence: defaults < this file < ACCORD_* environment variables
 # (ACCORD_DATABASE_URL, ACCORD_SECRET_KEY, ACCORD_<PLUGIN>__<KEY> for a plugin's section).
 # `accord config show` prints the effective value of every setting and where it came from.
@@ -34,7 +34,7 @@ trace_hooks = false
 # Each enabled plugin may have a section of its own, e.g.:
 # [leads]
 # disqualify_reasons = ["no budget", "no need", "went to a competitor"]
-'''
+"""
 
 
 def render_new_config(database_url: str = "", plugins: Sequence[str] = ()) -> str:

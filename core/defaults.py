@@ -9,8 +9,8 @@ from accord.core.activities import Activity
 from accord.core.contributions import Permission, Role
 from accord.core.hookspecs import hookimpl
 from accord.core.partners import Address, Partner, PartnerExternalId
-from accord.core.security import Team, User, UserRole
 from accord.core.security import Role as RoleRow
+from accord.core.security import Team, User, UserRole
 
 
 @hookimpl

@@ -158,9 +158,7 @@ def _load(entry_point: EntryPoint) -> InstalledPlugin:
     except PluginError as error:
         raise PluginError(f"{where}: {error}") from None
     except Exception as error:
-        raise PluginError(
-            f"{where} cannot be loaded: {type(error).__name__}: {error}"
-        ) from error
+        raise PluginError(f"{where} cannot be loaded: {type(error).__name__}: {error}") from error
     if not isinstance(plugin, Plugin):
         raise PluginError(
             f"{where} must point at an accord.api.Plugin, got {type(plugin).__name__}"

@@ -46,7 +46,9 @@ def resolve(catalogue: Catalogue, requested: Iterable[str]) -> list[InstalledPlu
 def _missing(catalogue: Catalogue, name: str, needed_by: str | None) -> str:
     installed = ", ".join(sorted(catalogue)) or "none"
     if needed_by is None:
-        return f"unknown plugin {name!r}; installed plugins: {installed} (see `accord plugins list`)"
+        return (
+            f"unknown plugin {name!r}; installed plugins: {installed} (see `accord plugins list`)"
+        )
     return (
         f"plugin {needed_by!r} depends on {name!r}, which is not installed; "
         f"install the package that provides {name!r} or disable {needed_by!r}"

@@ -29,7 +29,9 @@ def test_demo_builds_a_database_with_an_admin_who_can_log_in(tmp_path, accord_cl
         runtime.close()
 
 
-def test_running_the_demo_again_keeps_data_and_gives_a_new_password(tmp_path, accord_clean_environment):
+def test_running_the_demo_again_keeps_data_and_gives_a_new_password(
+    tmp_path, accord_clean_environment
+):
     folder = tmp_path / "demo"
     first = CliRunner().invoke(cli, ["demo", "--path", str(folder)])
     second = CliRunner().invoke(cli, ["demo", "--path", str(folder)])

@@ -77,4 +77,7 @@ def test_unreachable_database_is_one_line(url, tmp_path, accord_clean_environmen
     result = CliRunner().invoke(cli, ["--config", str(config), "db", "upgrade"])
     assert result.exit_code == 1
     assert "Traceback" not in result.output
-    assert "Error: cannot connect to the database postgresql+psycopg://nobody@127.0.0.1:1/nowhere" in result.output
+    assert (
+        "Error: cannot connect to the database postgresql+psycopg://nobody@127.0.0.1:1/nowhere"
+        in result.output
+    )

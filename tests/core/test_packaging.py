@@ -8,12 +8,14 @@ MAPPED = {"accord": "accord", "core": "accord.core", "plugins": "accord.plugins"
 
 
 def test_every_python_package_folder_is_listed_in_pyproject():
-    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
     found = set()
     for folder, name in MAPPED.items():
         for init in (ROOT / folder).rglob("__init__.py"):
             parts = init.parent.relative_to(ROOT / folder).parts
-            if "migrations" in parts and parts[-1] == "versions" or "addon_template" in parts:
+            if ("migrations" in parts and parts[-1] == "versions") or "addon_template" in parts:
                 continue
             found.add(".".join((name, *parts)))
     assert found - listed == set(), "add these packages to [tool.setuptools] packages"

@@ -62,7 +62,10 @@ def test_version_conflict_names_both_versions():
     found = catalogue(plugin("orders", version="1.4.0"), plugin("collections", "orders>=2.0"))
     with pytest.raises(PluginError) as error:
         resolve(found, ["collections"])
-    assert str(error.value) == "plugin 'collections' needs orders>=2.0, but 'orders' 1.4.0 is installed"
+    assert (
+        str(error.value)
+        == "plugin 'collections' needs orders>=2.0, but 'orders' 1.4.0 is installed"
+    )
 
 
 def test_cycle_is_shown_as_a_chain():
@@ -73,7 +76,9 @@ def test_cycle_is_shown_as_a_chain():
 
 
 def test_bridge_is_enabled_when_all_its_dependencies_are():
-    found = catalogue(plugin("leads"), plugin("orders"), plugin("sale_crm", "leads", "orders", auto=True))
+    found = catalogue(
+        plugin("leads"), plugin("orders"), plugin("sale_crm", "leads", "orders", auto=True)
+    )
     assert names(resolve(found, ["leads"])) == ["leads"]
     assert names(resolve(found, ["leads", "orders"])) == ["leads", "orders", "sale_crm"]
 
