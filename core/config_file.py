@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import tomlkit
+from tomlkit.items import Array
 
 from accord.core.errors import SettingsError
 
@@ -41,8 +42,14 @@ def render_new_config(database_url: str = "", plugins: Sequence[str] = ()) -> st
     return TEMPLATE.format(
         database_url=tomlkit.string(database_url).as_string(),
         secret_key=tomlkit.string(secrets.token_urlsafe(32)).as_string(),
-        plugins=tomlkit.array(list(plugins)).as_string() if plugins else "[]",
+        plugins=_array(plugins).as_string(),
     )
+
+
+def _array(items: Sequence[str]) -> Array:
+    array = tomlkit.array()
+    array.extend(items)
+    return array
 
 
 def write_new_config(
@@ -60,7 +67,5 @@ def set_plugin_list(path: Path, plugins: Sequence[str]) -> None:
     if not path.exists():
         raise SettingsError(f"{path} does not exist; run `accord init` first")
     document = tomlkit.parse(path.read_text(encoding="utf-8"))
-    array = tomlkit.array()
-    array.extend(plugins)
-    document["plugins"] = array
+    document["plugins"] = _array(plugins)
     path.write_text(tomlkit.dumps(document), encoding="utf-8")

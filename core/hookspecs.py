@@ -1,3 +1,4 @@
+# mypy: disable-error-code="empty-body"
 """Every hook of the kernel, in one place (STYLE: one spec module).
 
 A plugin implements a hook with a function of the same name decorated with
@@ -42,11 +43,12 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 # --- configuration ------------------------------------------------------------------------
 
 
-@hookspec(firstresult=True)
+@hookspec
 def accord_settings_section() -> type[PluginSettings] | None:
     """The pydantic model of this plugin's section of ``accord.toml``.
 
-    Called once while settings load, for each enabled plugin. The section is the table
+    Called once per enabled plugin while settings load (each plugin answers for its own
+    section, so the kernel calls each implementation on its own). The section is the table
     named after the plugin (``[leads]``) and the ``ACCORD_LEADS__*`` environment
     variables. Return a subclass of ``accord.api.PluginSettings``; an unknown key or a
     wrong value fails at start-up naming the key and the file or variable.

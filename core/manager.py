@@ -9,11 +9,12 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
 import pluggy
+from pluggy import HookImpl, Result
 
 from accord.core import hookspecs
 from accord.core.errors import PluginError
@@ -121,7 +122,8 @@ def create_plugin_manager(
         pm.check_pending()
     except pluggy.PluginValidationError as error:
         raise PluginError(
-            f"plugin {error.plugin_name!r} implements a hook that no plugin declares: {error}; "
+            f"plugin {pm.get_name(error.plugin)!r} implements a hook that no plugin declares: "
+            f"{error}; "
             "check its spelling against docs/hooks.md"
         ) from None
     if settings.trace_hooks:
@@ -136,10 +138,12 @@ def _add_plugin_hookspecs(pm: AccordPluginManager, found: InstalledPlugin) -> No
 
 
 def _trace(pm: pluggy.PluginManager, write: Callable[[str], None]) -> None:
-    def before(hook_name: str, impls: Any, kwargs: dict[str, Any]) -> None:
+    def before(hook_name: str, impls: Sequence[HookImpl], kwargs: Mapping[str, Any]) -> None:
         write(f"hook {hook_name} -> {[impl.plugin_name for impl in impls]} {kwargs}")
 
-    def after(outcome: Any, hook_name: str, impls: Any, kwargs: dict[str, Any]) -> None:
+    def after(
+        outcome: Result[Any], hook_name: str, impls: Sequence[HookImpl], kwargs: Mapping[str, Any]
+    ) -> None:
         write(f"hook {hook_name} done")
 
     pm.add_hookcall_monitoring(before, after)

@@ -226,7 +226,7 @@ class Migrator:
         script = self.script()
         found = self.pm.settings.catalogue[branch]
         branches = [KERNEL, *found.plugin.dependency_names]
-        heads = []
+        heads: list[str] = []
         for name in branches:
             if self._has_revisions(name):
                 heads.extend(rev.revision for rev in script.get_revisions(f"{name}@head") if rev)

@@ -18,7 +18,7 @@ def resolve(catalogue: Catalogue, requested: Iterable[str]) -> list[InstalledPlu
     Ties are broken by name, so the order is the same on every machine.
     """
     selected: dict[str, InstalledPlugin] = {}
-    pending = [(name, None) for name in requested]
+    pending: list[tuple[str, str | None]] = [(name, None) for name in requested]
     while True:
         while pending:
             name, needed_by = pending.pop()

@@ -174,13 +174,13 @@ def load_settings(path: Path | str | None = None) -> AccordSettings:
     fields: dict[str, Any] = {}
     for found in catalogue.values():
         fields[found.name] = (dict[str, Any] | None, None)
-    for found, model in _section_models(enabled).items():
-        fields[found] = (
+    for name, model in _section_models(enabled).items():
+        fields[name] = (
             (model, ...) if _has_required(model) else (model, Field(default_factory=model))
         )
     full = create_model("AccordSettings", __base__=AccordSettings, **fields)
     _refuse_unknown_environment(full.model_fields)
-    settings = _validate(full, init, locate)
+    settings: AccordSettings = _validate(full, init, locate)
     settings._catalogue = catalogue
     settings._enabled = tuple(enabled)
     return settings
