@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from accord.core.errors import PluginError
-from accord.core.migrate import KERNEL
 from accord.core.runtime import Runtime
 
 pass_runtime = click.make_pass_decorator(Runtime)
@@ -24,7 +23,7 @@ def upgrade(runtime: Runtime) -> None:
     click.echo("database is up to date")
 
 
-@db.command()
+@db.command(context_settings={"ignore_unknown_options": True})
 @click.argument("plugin")
 @click.argument("target")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -45,6 +44,8 @@ def downgrade(runtime: Runtime, plugin: str, target: str, yes: bool) -> None:
 @pass_runtime
 def current(runtime: Runtime) -> None:
     """The revision of each branch, and whether it is the newest."""
+    from accord.core.migrate import KERNEL
+
     script = runtime.migrator.script()
     enabled = {found.name for found in runtime.pm.loaded} | {KERNEL}
     for branch, revision in runtime.migrator.current().items():

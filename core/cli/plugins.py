@@ -9,7 +9,6 @@ import click
 
 from accord.core.config_file import set_plugin_list
 from accord.core.errors import PluginError
-from accord.core.plan import plan_enable
 from accord.core.resolve import dependents, resolve
 from accord.core.runtime import Runtime
 from accord.core.settings import ENV_PREFIX
@@ -55,6 +54,8 @@ def list_plugins(runtime: Runtime) -> None:
 @pass_runtime
 def plan(runtime: Runtime, name: str) -> None:
     """Show what enabling NAME would add, changing nothing."""
+    from accord.core.plan import plan_enable
+
     result = plan_enable(runtime.settings, name)
     click.echo(f"Enabling {name!r} would:")
     for found in result.plugins:

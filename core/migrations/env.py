@@ -25,6 +25,8 @@ context.configure(
     target_metadata=config.attributes["target_metadata"],
     include_object=include_object,
     compare_type=True,
+    # Custom column types are part of the public surface, so revisions import accord.api.
+    user_module_prefix="accord.api.",
     render_as_batch=connection.dialect.name == "sqlite",
     on_version_apply=config.attributes.get("on_version_apply"),
     process_revision_directives=config.attributes.get("process_revision_directives"),

@@ -81,3 +81,10 @@ def test_unreachable_database_is_one_line(url, tmp_path, accord_clean_environmen
         "Error: cannot connect to the database postgresql+psycopg://nobody@127.0.0.1:1/nowhere"
         in result.output
     )
+
+
+def test_downgrade_accepts_a_relative_target(accord_cli, accord_db):
+    result = accord_cli("db", "downgrade", "core", "-1", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "core: downgraded to -1" in result.output
+    assert "core_partner" not in inspect(accord_db.engine).get_table_names()

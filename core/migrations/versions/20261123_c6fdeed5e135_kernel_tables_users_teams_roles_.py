@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import accord.core.db
+import accord.api
 
 revision: str = "c6fdeed5e135"
 down_revision: str | Sequence[str] | None = None
@@ -71,16 +71,16 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(length=255), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("team_id", sa.Integer(), nullable=True),
-        sa.Column("last_login_at", accord.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_login_at", accord.api.UTCDateTime(timezone=True), nullable=True),
         sa.Column(
             "created_at",
-            accord.core.db.UTCDateTime(timezone=True),
+            accord.api.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            accord.core.db.UTCDateTime(timezone=True),
+            accord.api.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
@@ -112,13 +112,13 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column(
             "created_at",
-            accord.core.db.UTCDateTime(timezone=True),
+            accord.api.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            accord.core.db.UTCDateTime(timezone=True),
+            accord.api.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
@@ -187,8 +187,8 @@ def upgrade() -> None:
         ),
         sa.Column("subject", sa.String(length=200), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("occurred_at", accord.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("due_at", accord.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("occurred_at", accord.api.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("due_at", accord.api.UTCDateTime(timezone=True), nullable=True),
         sa.Column("done", sa.Boolean(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("source", sa.String(length=40), nullable=False),
