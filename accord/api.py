@@ -2,6 +2,8 @@
 may import. Everything else in ``accord.core`` may change without notice; the import
 contracts in CI keep plugins on this side of the line."""
 
+import click
+
 from accord.core.activities import Activity, ActivityKind, log_activity, timeline
 from accord.core.contributions import (
     DashboardWidget,
@@ -25,8 +27,13 @@ from accord.core.errors import AccordError
 from accord.core.hookspecs import hookimpl
 from accord.core.partners import Address, AddressKind, Partner, PartnerKind
 from accord.core.plugin import Plugin
+from accord.core.runtime import Runtime
 from accord.core.security import Team, TeamKind, User
 from accord.core.settings import PluginSettings
+
+pass_runtime = click.make_pass_decorator(Runtime)
+"""Decorates a plugin's click command so it receives the Runtime: settings, plugin manager
+and database of the configuration `accord` was started with."""
 
 __all__ = [
     "AccordError",
@@ -48,6 +55,7 @@ __all__ = [
     "RecordPanel",
     "RenderContext",
     "Role",
+    "Runtime",
     "Schedule",
     "SearchHit",
     "SearchProvider",
@@ -63,6 +71,7 @@ __all__ = [
     "hookimpl",
     "intpk",
     "log_activity",
+    "pass_runtime",
     "timeline",
     "utcnow",
 ]

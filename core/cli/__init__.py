@@ -53,6 +53,7 @@ class AccordGroup(click.Group):
     "--config",
     type=click.Path(dir_okay=False),
     envvar="ACCORD_CONFIG",
+    is_eager=True,  # read before --help, which lists the plugins' commands of this file
     help="The accord.toml to use (default: ./accord.toml).",
 )
 @click.version_option(package_name="accord-crm", prog_name="accord")

@@ -1,0 +1,294 @@
+"""Every kernel hook, implemented the way a partner's add-on would: only ``accord.api`` from
+the kernel. docs/hooks.md quotes the code between the ``# docs:`` markers, and
+tests/core/test_docs.py fails when the two drift apart."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+from pathlib import Path
+
+import click
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import BaseRoute, Route
+
+from accord.api import (
+    ActivityKind,
+    DashboardWidget,
+    Event,
+    EventSubscriber,
+    JobType,
+    MenuItem,
+    Permission,
+    PluginSettings,
+    RecordPanel,
+    RenderContext,
+    Role,
+    Runtime,
+    Schedule,
+    SearchHit,
+    SearchProvider,
+    StaticFolder,
+    Transition,
+    Workflow,
+    hookimpl,
+    log_activity,
+    pass_runtime,
+)
+
+from .models import DummyNote
+
+HERE = Path(__file__).parent
+
+
+# docs: accord_settings_section
+class DummySettings(PluginSettings):
+    greeting: str = "Hello"
+
+
+@hookimpl
+def accord_settings_section() -> type[PluginSettings]:
+    return DummySettings
+
+
+# end docs
+
+
+# docs: accord_models
+@hookimpl
+def accord_models() -> Sequence[type[object]]:
+    return [DummyNote]
+
+
+# end docs
+
+
+# docs: accord_permissions
+@hookimpl
+def accord_permissions() -> Sequence[Permission]:
+    return [
+        Permission("dummy.notes.read", "See notes on customers"),
+        Permission("dummy.notes.write", "Write and publish notes on customers"),
+    ]
+
+
+# end docs
+
+
+# docs: accord_roles
+@hookimpl
+def accord_roles() -> Sequence[Role]:
+    return [
+        Role(
+            "dummy_note_taker",
+            "Note taker",
+            permissions=("dummy.notes.read", "dummy.notes.write", "core.partners.read"),
+        )
+    ]
+
+
+# end docs
+
+
+# docs: accord_workflows
+@hookimpl
+def accord_workflows() -> Sequence[Workflow]:
+    return [
+        Workflow(
+            name="dummy.note",
+            model="dummy_note",
+            initial="draft",
+            states=("draft", "published", "withdrawn"),
+            transitions=(
+                Transition("publish", ("draft",), "published", permission="dummy.notes.write"),
+                Transition(
+                    "withdraw",
+                    ("published",),
+                    "withdrawn",
+                    permission="dummy.notes.write",
+                    required_inputs=("reason",),
+                ),
+            ),
+        )
+    ]
+
+
+# end docs
+
+
+# docs: accord_event_subscribers
+def note_on_timeline(session: Session, event: Event) -> None:
+    log_activity(
+        session,
+        event.payload["partner_id"],
+        ActivityKind.NOTE,
+        "Note published",
+        body=event.payload["body"],
+        source="dummy",
+        source_ref=f"dummy_note:{event.payload['note_id']}",
+    )
+
+
+@hookimpl
+def accord_event_subscribers() -> Sequence[EventSubscriber]:
+    return [
+        EventSubscriber("dummy.note_on_timeline", "dummy.note_published", handle=note_on_timeline)
+    ]
+
+
+# end docs
+
+
+# docs: accord_jobs
+def purge_drafts(session: Session, payload: dict[str, object]) -> None:
+    query = delete(DummyNote).where(DummyNote.state == "draft")
+    if "partner_id" in payload:
+        query = query.where(DummyNote.partner_id == payload["partner_id"])
+    session.execute(query)
+
+
+@hookimpl
+def accord_jobs() -> Sequence[JobType]:
+    return [JobType("dummy.purge_drafts", run=purge_drafts, max_attempts=3)]
+
+
+# end docs
+
+
+# docs: accord_schedules
+@hookimpl
+def accord_schedules() -> Sequence[Schedule]:
+    return [Schedule("dummy.nightly_purge", "0 3 * * *", job="dummy.purge_drafts")]
+
+
+# end docs
+
+
+# docs: accord_routes
+async def hello_page(request: Request) -> HTMLResponse:
+    name = request.query_params.get("name", "world")
+    return HTMLResponse(f"<p>Hello, {escape(name)}!</p>")
+
+
+@hookimpl
+def accord_routes() -> Sequence[BaseRoute]:
+    return [Route("/hello", hello_page, name="hello")]
+
+
+# end docs
+
+
+# docs: accord_template_folders
+@hookimpl
+def accord_template_folders() -> Sequence[Path]:
+    return [HERE / "templates"]
+
+
+# end docs
+
+
+# docs: accord_static_folders
+@hookimpl
+def accord_static_folders() -> Sequence[StaticFolder]:
+    return [StaticFolder("dummy", HERE / "static")]
+
+
+# end docs
+
+
+# docs: accord_menu_items
+@hookimpl
+def accord_menu_items() -> Sequence[MenuItem]:
+    return [
+        MenuItem("dummy.hello", "Hello", "/dummy/hello", permission="dummy.notes.read", order=900)
+    ]
+
+
+# end docs
+
+
+# docs: accord_record_panels
+def render_partner_notes(context: RenderContext) -> str:
+    notes = context.session.scalars(
+        select(DummyNote)
+        .where(DummyNote.partner_id == getattr(context.record, "id", None))
+        .order_by(DummyNote.id)
+    ).all()
+    if not notes:
+        return "<p>No notes yet.</p>"
+    items = "".join(f"<li>{escape(note.body)}</li>" for note in notes)
+    return f"<ul class='dummy-notes'>{items}</ul>"
+
+
+@hookimpl
+def accord_record_panels() -> Sequence[RecordPanel]:
+    return [
+        RecordPanel(
+            "dummy.partner_notes", model="core_partner", title="Notes", render=render_partner_notes
+        )
+    ]
+
+
+# end docs
+
+
+# docs: accord_dashboard_widgets
+def render_note_count(context: RenderContext) -> str:
+    count = context.session.scalar(select(func.count()).select_from(DummyNote))
+    return f"<p><strong>{count}</strong> notes</p>"
+
+
+@hookimpl
+def accord_dashboard_widgets() -> Sequence[DashboardWidget]:
+    return [
+        DashboardWidget(
+            "dummy.note_count", "Notes", render=render_note_count, permission="dummy.notes.read"
+        )
+    ]
+
+
+# end docs
+
+
+# docs: accord_search_providers
+def find_notes(session: Session, text: str, limit: int) -> Sequence[SearchHit]:
+    pattern = "%" + text.replace("%", r"\%").replace("_", r"\_") + "%"
+    notes = session.scalars(
+        select(DummyNote)
+        .where(DummyNote.body.ilike(pattern, escape="\\"))
+        .order_by(DummyNote.id)
+        .limit(limit)
+    )
+    return [
+        SearchHit(note.body[:80], f"/partners/{note.partner_id}#note-{note.id}", note.state)
+        for note in notes
+    ]
+
+
+@hookimpl
+def accord_search_providers() -> Sequence[SearchProvider]:
+    return [SearchProvider("dummy.notes", "Notes", search=find_notes)]
+
+
+# end docs
+
+
+# docs: accord_cli_commands
+@click.command(name="dummy-hello")
+@click.option("--name", default="world", help="Who to greet.")
+@pass_runtime
+def dummy_hello(runtime: Runtime, name: str) -> None:
+    """Greet someone with the greeting of the [dummy] settings."""
+    settings = runtime.settings.section("dummy")
+    click.echo(f"{settings.greeting}, {name}!")
+
+
+@hookimpl
+def accord_cli_commands() -> Sequence[click.Command]:
+    return [dummy_hello]
+
+
+# end docs
