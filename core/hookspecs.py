@@ -18,6 +18,7 @@ import pluggy
 
 if TYPE_CHECKING:
     import click
+    from sqlalchemy import Table
     from starlette.routing import BaseRoute
 
     from accord.core.contributions import (
@@ -68,8 +69,9 @@ def accord_settings_section() -> type[PluginSettings] | None:
 
 
 @hookspec
-def accord_models() -> Sequence[type[object]]:
-    """The SQLAlchemy models this plugin owns.
+def accord_models() -> Sequence[type[object] | Table]:
+    """The SQLAlchemy models this plugin owns (and plain ``Table`` objects, for
+    association tables without a class of their own).
 
     Called when the plugin manager is built. The tables of these models belong to the
     plugin: its migrations create them, ``accord plugins plan`` lists them, and

@@ -15,6 +15,7 @@ from typing import Any
 
 import pluggy
 from pluggy import HookImpl, Result
+from sqlalchemy import Table
 
 from accord.core import hookspecs
 from accord.core.errors import PluginError
@@ -50,14 +51,10 @@ class AccordPluginManager(pluggy.PluginManager):
         """Table name -> the plugin (or ``core``) whose models declare it."""
         owners: dict[str, str] = {}
         for owner, model in self.collect_with_owner("accord_models"):
-            for table in getattr(model, "__table__", None), *_secondary_tables(model):
-                if table is not None:
-                    owners.setdefault(str(table.name), owner)
+            table = model if isinstance(model, Table) else getattr(model, "__table__", None)
+            if table is not None:
+                owners.setdefault(str(table.name), owner)
         return owners
-
-
-def _secondary_tables(model: Any) -> Iterable[Any]:
-    return getattr(model, "__accord_tables__", ())
 
 
 def _collect(pm: AccordPluginManager, hook_name: str) -> list[tuple[str, Any]]:

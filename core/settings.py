@@ -229,6 +229,9 @@ def _has_required(model: type[BaseModel]) -> bool:
     return any(field.is_required() for field in model.model_fields.values())
 
 
+ABSENT = object()
+
+
 class SourceLocator:
     """Says where a setting came from: the environment, the file, or the default."""
 
@@ -247,27 +250,23 @@ class SourceLocator:
                 return name
         return None
 
-    def in_file(self, key: tuple[str, ...]) -> bool:
+    def file_value(self, key: tuple[str, ...]) -> Any:
+        """The value the file gives ``key``, or ``ABSENT``."""
         node: Any = self.raw
         for part in key:
             if not isinstance(node, Mapping) or part not in node:
-                return False
+                return ABSENT
             node = node[part]
-        return True
+        return node
 
     def source(self, key: tuple[str, ...]) -> str:
         env = self.in_environment(key)
         if env:
             return f"environment {env}"
-        if self.in_file(key) and self._file_value(key) != "":
+        # An empty string in the file (database_url = "") asks for the default.
+        if self.file_value(key) not in (ABSENT, ""):
             return f"file {self.file}"
         return "default"
-
-    def _file_value(self, key: tuple[str, ...]) -> Any:
-        node: Any = self.raw
-        for part in key:
-            node = node[part]
-        return node
 
     def where(self, key: tuple[str, ...]) -> str:
         env = self.in_environment(key)
