@@ -1,0 +1,113 @@
+"""`accord jobs ...` and `accord worker`: look at the job queue, retry dead jobs, run jobs."""
+
+from __future__ import annotations
+
+import signal
+from types import FrameType
+
+import click
+
+from accord.core.errors import AccordError
+from accord.core.runtime import Runtime
+
+pass_runtime = click.make_pass_decorator(Runtime)
+
+STATES = ("pending", "running", "done", "dead")
+
+
+@click.group()
+def jobs() -> None:
+    """The job queue: deliveries of events to subscribers, and jobs started by code or by
+    a schedule."""
+
+
+@jobs.command(name="list")
+@click.option("--state", type=click.Choice(STATES), default=None, help="Only jobs in this state.")
+@click.option("--limit", default=50, show_default=True, help="At most this many, newest first.")
+@pass_runtime
+def list_jobs(runtime: Runtime, state: str | None, limit: int) -> None:
+    """Jobs, newest first: id, state, kind, target, attempts, when due."""
+    from sqlalchemy import select
+
+    from accord.core.events import Job, JobState
+
+    query = select(Job).order_by(Job.id.desc()).limit(limit)
+    if state is not None:
+        query = query.where(Job.state == JobState(state))
+    with runtime.db.session() as session:
+        rows = session.scalars(query).all()
+        if not rows:
+            click.echo("no jobs")
+        for job in rows:
+            click.echo(
+                f"{job.id} {job.state.value} {job.kind.value} {job.target} "
+                f"attempts={job.attempts} run_after={job.run_after.isoformat(timespec='seconds')}"
+            )
+
+
+@jobs.command()
+@pass_runtime
+def failed(runtime: Runtime) -> None:
+    """Dead jobs (out of attempts): id, target, attempts and the last error."""
+    from sqlalchemy import select
+
+    from accord.core.events import Job, JobState
+
+    with runtime.db.session() as session:
+        rows = session.scalars(select(Job).where(Job.state == JobState.DEAD).order_by(Job.id)).all()
+        if not rows:
+            click.echo("no failed jobs")
+        for job in rows:
+            error = (job.last_error or "").splitlines()[-1:] or [""]
+            click.echo(f"{job.id} {job.target} attempts={job.attempts} {error[0]}")
+
+
+@jobs.command()
+@click.argument("job_id", metavar="ID", type=int)
+@pass_runtime
+def retry(runtime: Runtime, job_id: int) -> None:
+    """Run the dead job ID again, with fresh attempts."""
+    from accord.core.jobs import retry as retry_job
+
+    if not retry_job(runtime.db, job_id):
+        raise AccordError(
+            f"no dead job with id {job_id}; `accord jobs failed` lists the ones to retry"
+        )
+    click.echo(f"job {job_id} will run again")
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Run what is due now, then exit.")
+@click.option(
+    "--poll", type=float, default=None, help="Seconds between looks at the queue (default 1)."
+)
+@click.option(
+    "--lease",
+    type=float,
+    default=None,
+    help="Seconds a job is reserved for this worker before another may take it over.",
+)
+@pass_runtime
+def worker(runtime: Runtime, once: bool, poll: float | None, lease: float | None) -> None:
+    """Run jobs in this process until stopped (Ctrl-C or SIGTERM finish the current job
+    first)."""
+    from accord.core.jobs import LEASE_SECONDS, POLL_SECONDS, JobRunner, Worker
+
+    runtime.db.check_connection()
+    runner = JobRunner(runtime, lease_seconds=lease if lease is not None else LEASE_SECONDS)
+    if once:
+        click.echo(f"ran {runner.run_pending()} job(s)")
+        return
+    loop = Worker(runner, poll_seconds=poll if poll is not None else POLL_SECONDS)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        loop.stop.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    click.echo(f"worker {runner.worker_id} running; stop with Ctrl-C or SIGTERM")
+    loop.run()
+    click.echo(f"worker {runner.worker_id} stopped")
+
+
+COMMANDS = [jobs, worker]

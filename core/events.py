@@ -1,0 +1,189 @@
+"""The transactional outbox: ``emit`` records a fact in the caller's transaction, and
+dispatch turns each committed fact into one delivery (a job row) per subscriber, so a crash
+loses nothing and delivers nothing twice (DESIGN rule 5)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Enum, Index, String, Text, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from accord.core.contributions import EventSubscriber
+from accord.core.db import Base, Database, created_at, intpk, utcnow
+
+DEFAULT_MAX_ATTEMPTS = 5
+"""Attempts of a subscriber's delivery, and of a job enqueued without its own limit."""
+
+
+class JobState(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    DEAD = "dead"
+
+
+class JobKind(enum.StrEnum):
+    SUBSCRIBER = "subscriber"
+    JOB = "job"
+
+
+class OutboxEvent(Base):
+    """A fact emitted in a transaction, waiting to be dispatched to its subscribers."""
+
+    __tablename__ = "core_outbox"
+    __table_args__ = (Index("ix_core_outbox_undispatched", "dispatched_at", "id"),)
+    __audited__ = False  # bookkeeping: the changes it records are audited where they happen
+
+    id: Mapped[intpk]
+    name: Mapped[str] = mapped_column(String(120))
+    payload: Mapped[str] = mapped_column(Text)
+    key: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[created_at]
+    dispatched_at: Mapped[dt.datetime | None]
+
+
+class Job(Base):
+    """One delivery to a subscriber, or one run of a job type, with its retries."""
+
+    __tablename__ = "core_job"
+    __table_args__ = (Index("ix_core_job_due", "state", "run_after"),)
+    __audited__ = False
+
+    id: Mapped[intpk]
+    kind: Mapped[JobKind] = mapped_column(
+        Enum(JobKind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+    )
+    target: Mapped[str] = mapped_column(String(120))
+    payload: Mapped[str] = mapped_column(Text)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    state: Mapped[JobState] = mapped_column(
+        Enum(
+            JobState, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
+        ),
+        default=JobState.PENDING,
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    max_attempts: Mapped[int | None]
+    run_after: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    locked_by: Mapped[str | None] = mapped_column(String(120))
+    locked_until: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[created_at]
+    finished_at: Mapped[dt.datetime | None]
+
+
+def emit(session: Session, name: str, payload: dict[str, Any], *, key: str | None = None) -> None:
+    """Record the event ``name`` in the caller's transaction; its subscribers run after
+    commit. ``key`` makes deliveries idempotent across emits of the same fact (a webhook
+    received twice): each subscriber then gets it once."""
+    session.add(OutboxEvent(name=name, payload=json.dumps(payload), key=key))
+
+
+def enqueue(
+    session: Session,
+    job_name: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    key: str | None = None,
+    max_attempts: int | None = None,
+    run_after: dt.datetime | None = None,
+) -> bool:
+    """Start the job type ``job_name`` after commit. With ``key`` a second enqueue of the same
+    key does nothing; returns whether a job was added."""
+    return insert_job(
+        session,
+        kind=JobKind.JOB,
+        target=job_name,
+        payload=json.dumps(payload or {}),
+        key=key or f"job:{job_name}:{_unique()}",
+        max_attempts=max_attempts,
+        run_after=run_after,
+    )
+
+
+def insert_job(
+    session: Session,
+    *,
+    kind: JobKind,
+    target: str,
+    payload: str,
+    key: str,
+    max_attempts: int | None = None,
+    run_after: dt.datetime | None = None,
+) -> bool:
+    """Add a job unless one with ``key`` exists (also against a concurrent transaction)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    values = {
+        "kind": kind,
+        "target": target,
+        "payload": payload,
+        "idempotency_key": key,
+        "state": JobState.PENDING,
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "run_after": run_after or utcnow(),
+        "created_at": utcnow(),
+    }
+    # Both dialects spell "skip a duplicate key" the same way, on their own Insert class.
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(Job)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(Job.id)
+    )
+    session.flush()
+    return session.connection().execute(statement).first() is not None
+
+
+def dispatch(db: Database, subscribers: list[EventSubscriber], limit: int = 100) -> int:
+    """Turn undispatched outbox rows into deliveries, each row in one transaction with its
+    deliveries; running it twice, or in two processes at once, delivers each event once.
+    Returns the number of events dispatched."""
+    by_event: dict[str, list[EventSubscriber]] = {}
+    for subscriber in subscribers:
+        by_event.setdefault(subscriber.event, []).append(subscriber)
+    with db.session() as session:
+        ids = session.scalars(
+            select(OutboxEvent.id)
+            .where(OutboxEvent.dispatched_at.is_(None))
+            .order_by(OutboxEvent.id)
+            .limit(limit)
+        ).all()
+    dispatched = 0
+    for event_id in ids:
+        with db.session() as session:
+            claimed = cast(
+                CursorResult[Any],
+                session.execute(
+                    update(OutboxEvent)
+                    .where(OutboxEvent.id == event_id, OutboxEvent.dispatched_at.is_(None))
+                    .values(dispatched_at=utcnow())
+                ),
+            )
+            if claimed.rowcount != 1:
+                continue  # another dispatcher took it
+            event = session.get_one(OutboxEvent, event_id)
+            prefix = event.key or str(event.id)
+            for subscriber in by_event.get(event.name, []):
+                insert_job(
+                    session,
+                    kind=JobKind.SUBSCRIBER,
+                    target=subscriber.name,
+                    payload=event.payload,
+                    key=f"{prefix}:{subscriber.name}",
+                    max_attempts=DEFAULT_MAX_ATTEMPTS,
+                )
+            dispatched += 1
+    return dispatched
+
+
+def _unique() -> str:
+    import uuid
+
+    return uuid.uuid4().hex
