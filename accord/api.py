@@ -24,6 +24,7 @@ from accord.core.contributions import (
 )
 from accord.core.db import Base, TimestampMixin, UTCDateTime, created_at, intpk, utcnow
 from accord.core.errors import AccordError
+from accord.core.events import emit, enqueue
 from accord.core.hookspecs import hookimpl
 from accord.core.partners import Address, AddressKind, Partner, PartnerKind
 from accord.core.plugin import Plugin
@@ -68,6 +69,8 @@ __all__ = [
     "User",
     "Workflow",
     "created_at",
+    "emit",
+    "enqueue",
     "hookimpl",
     "intpk",
     "log_activity",

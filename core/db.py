@@ -100,10 +100,19 @@ class Database:
         self.url = url
         self.engine = engine_for(url, **options)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        from accord.core.audit import install_audit  # audit imports this module's Base
+
+        install_audit(self.sessions)
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self, actor: str | None = None, context: str | None = None) -> Iterator[Session]:
+        """``actor`` (``user:<id>:<login>`` or ``system:<name>``) and ``context`` (the
+        request or job id) are written into the audit entries of this unit of work."""
         session = self.sessions()
+        if actor is not None:
+            session.info["actor"] = actor
+        if context is not None:
+            session.info["context"] = context
         try:
             yield session
             session.commit()

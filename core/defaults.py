@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from accord.core.activities import Activity
+from accord.core.audit import AuditEntry
 from accord.core.contributions import Permission, Role
+from accord.core.events import Job, OutboxEvent
 from accord.core.hookspecs import hookimpl
 from accord.core.partners import Address, Partner, PartnerExternalId
 from accord.core.security import Role as RoleRow
@@ -15,7 +17,19 @@ from accord.core.security import Team, User, UserRole
 
 @hookimpl
 def accord_models() -> Sequence[type[object]]:
-    return [Team, RoleRow, User, UserRole, Partner, Address, PartnerExternalId, Activity]
+    return [
+        Team,
+        RoleRow,
+        User,
+        UserRole,
+        Partner,
+        Address,
+        PartnerExternalId,
+        Activity,
+        OutboxEvent,
+        Job,
+        AuditEntry,
+    ]
 
 
 @hookimpl

@@ -36,7 +36,7 @@ def build_demo(folder: Path, report: Callable[[str], None] = print) -> tuple[str
         report(f"enabled plugins: {', '.join(enabled) or 'none yet (the kernel only)'}")
         runtime.migrator.upgrade(report=report)
         password = secrets.token_urlsafe(12)
-        with runtime.db.session() as session:
+        with runtime.db.session(actor="system:demo") as session:
             admin = session.scalar(select(User).where(User.login == ADMIN_LOGIN))
             if admin is None:
                 create_user(

@@ -113,7 +113,7 @@ class Migrator:
             for branch in self.enabled_branches:
                 report(f"{branch}: upgrading to its newest revision")
                 command.upgrade(config, f"{branch}@head")
-        with self.db.session() as session:
+        with self.db.session(actor="system:upgrade") as session:
             sync_roles(session, self.pm.collect("accord_roles"))
 
     def downgrade(self, branch: str, target: str, report: Report = print) -> None:

@@ -79,6 +79,7 @@ class User(TimestampMixin, Base):
     """A person who logs in; their roles and their team decide what they see."""
 
     __tablename__ = "core_user"
+    __audit_exclude__ = ("password_hash",)
 
     id: Mapped[intpk]
     login: Mapped[str] = mapped_column(String(80), unique=True)

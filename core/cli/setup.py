@@ -112,7 +112,7 @@ def user_create(
     team: str | None,
 ) -> None:
     """Create a user with roles; the password is stored as an argon2 hash."""
-    with runtime.db.session() as session:
+    with runtime.db.session(actor="system:cli") as session:
         team_row = None
         if team:
             team_row = session.scalar(select(Team).where(Team.name == team))
