@@ -56,8 +56,9 @@ def measure_outbox(runtime: Runtime, count: int) -> float:
 
 def measure_baseline(url: str, count: int) -> float:
     engine = create_engine(url)
+    key = "SERIAL" if engine.dialect.name == "postgresql" else "INTEGER"
     with engine.begin() as connection:
-        connection.execute(text("CREATE TABLE bench_effect (id INTEGER PRIMARY KEY, n INTEGER)"))
+        connection.execute(text(f"CREATE TABLE bench_effect (id {key} PRIMARY KEY, n INTEGER)"))
     started = time.perf_counter()
     for first in range(0, count, BATCH):
         with engine.begin() as connection:
