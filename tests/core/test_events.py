@@ -3,8 +3,6 @@ once, however often dispatch runs."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import func, select
 
@@ -14,12 +12,8 @@ from accord.core.events import Job, JobKind, JobState, OutboxEvent
 from accord.core.jobs import JobRunner
 from accord.core.runtime import Runtime
 
-DUMMY_HOME = Path(__file__).parents[1] / "dummy_plugin"
-
-
-@pytest.fixture(autouse=True)
-def dummy_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.syspath_prepend(str(DUMMY_HOME))
+# The dummy add-on and its dist-info become importable, as after `pip install`.
+pytestmark = pytest.mark.usefixtures("dummy_plugin_installed")
 
 
 @pytest.fixture

@@ -33,17 +33,14 @@ from accord.core.manager import create_plugin_manager
 from accord.core.plugin import InstalledPlugin, Plugin
 from accord.core.runtime import Runtime
 
-DUMMY_HOME = Path(__file__).parents[1] / "dummy_plugin"
 DUMMY_FIRST_REVISION = "266f0d055c0a"
 
 # Tests that never open the database need not run twice.
 sqlite_only = pytest.mark.parametrize("accord_backend", ["sqlite"])
 
 
-@pytest.fixture(autouse=True)
-def dummy_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The dummy add-on and its dist-info become importable, as after `pip install`."""
-    monkeypatch.syspath_prepend(str(DUMMY_HOME))
+# The dummy add-on and its dist-info become importable, as after `pip install`.
+pytestmark = pytest.mark.usefixtures("dummy_plugin_installed")
 
 
 @pytest.fixture
