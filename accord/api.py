@@ -22,7 +22,15 @@ from accord.core.contributions import (
     Transition,
     Workflow,
 )
-from accord.core.db import Base, TimestampMixin, UTCDateTime, created_at, intpk, utcnow
+from accord.core.db import (
+    Base,
+    TimestampMixin,
+    UTCDateTime,
+    created_at,
+    intpk,
+    str_enum,
+    utcnow,
+)
 from accord.core.errors import AccordError
 from accord.core.events import emit, enqueue
 from accord.core.hookspecs import hookimpl
@@ -75,6 +83,7 @@ __all__ = [
     "intpk",
     "log_activity",
     "pass_runtime",
+    "str_enum",
     "timeline",
     "utcnow",
 ]

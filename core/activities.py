@@ -6,10 +6,10 @@ import datetime as dt
 import enum
 from collections.abc import Sequence
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text, or_, select
+from sqlalchemy import ForeignKey, Index, String, Text, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from accord.core.db import Base, intpk, utcnow
+from accord.core.db import Base, intpk, str_enum, utcnow
 
 
 class ActivityKind(enum.StrEnum):
@@ -29,14 +29,7 @@ class Activity(Base):
 
     id: Mapped[intpk]
     partner_id: Mapped[int] = mapped_column(ForeignKey("core_partner.id", ondelete="CASCADE"))
-    kind: Mapped[ActivityKind] = mapped_column(
-        Enum(
-            ActivityKind,
-            native_enum=False,
-            length=20,
-            values_callable=lambda e: [m.value for m in e],
-        )
-    )
+    kind: Mapped[ActivityKind] = mapped_column(str_enum(ActivityKind))
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text, default="")
     occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -4,11 +4,12 @@ and one session per request, command or job."""
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, ClassVar
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, func
+from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event, func
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -45,6 +46,14 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if moment.tzinfo is None:
             return moment.replace(tzinfo=dt.UTC)
         return moment.astimezone(dt.UTC)
+
+
+def str_enum(kind: type[enum.StrEnum], length: int = 20) -> Enum:
+    """A column type for a ``StrEnum``: stored as its values in a VARCHAR, so adding a
+    member never needs a database type change (PostgreSQL native enums would)."""
+    return Enum(
+        kind, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
+    )
 
 
 def utcnow() -> dt.datetime:

@@ -9,11 +9,11 @@ import enum
 import json
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Enum, Index, String, Text, select, update
+from sqlalchemy import CursorResult, Index, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from accord.core.contributions import EventSubscriber
-from accord.core.db import Base, Database, created_at, intpk, utcnow
+from accord.core.db import Base, Database, created_at, intpk, str_enum, utcnow
 
 DEFAULT_MAX_ATTEMPTS = 5
 """Attempts of a subscriber's delivery, and of a job enqueued without its own limit."""
@@ -54,16 +54,12 @@ class Job(Base):
     __audited__ = False
 
     id: Mapped[intpk]
-    kind: Mapped[JobKind] = mapped_column(
-        Enum(JobKind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
-    )
+    kind: Mapped[JobKind] = mapped_column(str_enum(JobKind))
     target: Mapped[str] = mapped_column(String(120))
     payload: Mapped[str] = mapped_column(Text)
     idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
     state: Mapped[JobState] = mapped_column(
-        Enum(
-            JobState, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
-        ),
+        str_enum(JobState),
         default=JobState.PENDING,
     )
     attempts: Mapped[int] = mapped_column(default=0)

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint, select
+from sqlalchemy import ForeignKey, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from accord.core.db import Base, TimestampMixin, intpk
-
-
-def _enum(kind: type[enum.StrEnum]) -> Enum:
-    return Enum(kind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+from accord.core.db import Base, TimestampMixin, intpk, str_enum
 
 
 class PartnerKind(enum.StrEnum):
@@ -31,7 +27,7 @@ class Partner(TimestampMixin, Base):
     __tablename__ = "core_partner"
 
     id: Mapped[intpk]
-    kind: Mapped[PartnerKind] = mapped_column(_enum(PartnerKind))
+    kind: Mapped[PartnerKind] = mapped_column(str_enum(PartnerKind))
     name: Mapped[str] = mapped_column(String(200), index=True)
     company_id: Mapped[int | None] = mapped_column(ForeignKey("core_partner.id"), index=True)
     email: Mapped[str] = mapped_column(String(254), default="", index=True)
@@ -56,7 +52,7 @@ class Address(Base):
     partner_id: Mapped[int] = mapped_column(
         ForeignKey("core_partner.id", ondelete="CASCADE"), index=True
     )
-    kind: Mapped[AddressKind] = mapped_column(_enum(AddressKind), default=AddressKind.BILLING)
+    kind: Mapped[AddressKind] = mapped_column(str_enum(AddressKind), default=AddressKind.BILLING)
     street: Mapped[str] = mapped_column(String(200), default="")
     city: Mapped[str] = mapped_column(String(100), default="")
     postcode: Mapped[str] = mapped_column(String(20), default="", index=True)

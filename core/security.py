@@ -12,11 +12,11 @@ from collections.abc import Iterable, Sequence
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Enum, ForeignKey, String, delete, select
+from sqlalchemy import ForeignKey, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from accord.core.contributions import Role as RoleSpec
-from accord.core.db import Base, TimestampMixin, intpk
+from accord.core.db import Base, TimestampMixin, intpk, str_enum
 from accord.core.errors import AccordError
 
 _hasher = PasswordHasher()
@@ -46,9 +46,7 @@ class Team(Base):
 
     id: Mapped[intpk]
     name: Mapped[str] = mapped_column(String(120), unique=True)
-    kind: Mapped[TeamKind] = mapped_column(
-        Enum(TeamKind, native_enum=False, length=30, values_callable=lambda e: [m.value for m in e])
-    )
+    kind: Mapped[TeamKind] = mapped_column(str_enum(TeamKind, length=30))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("core_team.id"), index=True)
     path: Mapped[str] = mapped_column(String(255), index=True, default="/")
 
