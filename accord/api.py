@@ -4,8 +4,10 @@ contracts in CI keep plugins on this side of the line."""
 
 import click
 
+from accord.core.access import AccessDeniedError, Principal, principal_of
 from accord.core.activities import Activity, ActivityKind, log_activity, timeline
 from accord.core.contributions import (
+    AccessRule,
     DashboardWidget,
     Event,
     EventSubscriber,
@@ -16,6 +18,7 @@ from accord.core.contributions import (
     RenderContext,
     Role,
     Schedule,
+    Scope,
     SearchHit,
     SearchProvider,
     StaticFolder,
@@ -45,6 +48,8 @@ pass_runtime = click.make_pass_decorator(Runtime)
 and database of the configuration `accord` was started with."""
 
 __all__ = [
+    "AccessDeniedError",
+    "AccessRule",
     "AccordError",
     "Activity",
     "ActivityKind",
@@ -61,11 +66,13 @@ __all__ = [
     "Permission",
     "Plugin",
     "PluginSettings",
+    "Principal",
     "RecordPanel",
     "RenderContext",
     "Role",
     "Runtime",
     "Schedule",
+    "Scope",
     "SearchHit",
     "SearchProvider",
     "StaticFolder",
@@ -83,6 +90,7 @@ __all__ = [
     "intpk",
     "log_activity",
     "pass_runtime",
+    "principal_of",
     "str_enum",
     "timeline",
     "utcnow",

@@ -12,7 +12,8 @@ Fixtures, from the bottom up:
 - ``accord_config``: a fresh ``accord.toml`` for those plugins and that database.
 - ``accord_runtime``: settings, plugin manager and database for that file.
 - ``accord_db``: the same database migrated to the newest revision of every branch.
-- ``accord_session``: a session on it, committed at the end of the test.
+- ``accord_session``: a session of the system principal on it, committed at the end.
+- ``accord_as``: ``with accord_as(user) as session:`` acts as that user, rules applied.
 - ``accord_make_user``: creates users with roles.
 - ``accord_cli``: runs ``accord ...`` commands against ``accord_config``.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from accord.core.access import Principal
 from accord.core.config_file import write_new_config
 from accord.core.db import Database
 from accord.core.runtime import Runtime
@@ -169,14 +172,28 @@ def accord_db(accord_runtime: Runtime) -> Database:
 
 @pytest.fixture
 def accord_session(accord_db: Database) -> Iterator[Session]:
-    with accord_db.session() as session:
+    """A session of the system principal: it passes every access check."""
+    with accord_db.session(Principal.system("test")) as session:
         yield session
+
+
+@pytest.fixture
+def accord_as(accord_runtime: Runtime, accord_db: Database) -> Callable[[User], Any]:
+    """``with accord_as(user) as session:`` a unit of work acting as ``user``: it sees and
+    may change only what the access table gives the user's roles and team."""
+
+    @contextmanager
+    def acting(user: User) -> Iterator[Session]:
+        with accord_db.session(accord_runtime.principal_for(user.id)) as session:
+            yield session
+
+    return acting
 
 
 @pytest.fixture
 def accord_make_user(accord_db: Database) -> Callable[..., User]:
     def make(login: str, *roles: str, password: str = "correct horse battery") -> User:
-        with accord_db.session() as session:
+        with accord_db.session(Principal.system("test")) as session:
             return create_user(session, login, password, roles=roles)
 
     return make

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
     from sqlalchemy.orm import Session
 
+    from accord.core.access import Principal
     from accord.core.security import User
 
 
@@ -32,6 +34,37 @@ class Role:
     name: str
     title: str
     permissions: tuple[str, ...] = ()
+
+
+Operation = Literal["read", "write", "create", "delete"]
+
+
+@dataclass(frozen=True)
+class AccessRule:
+    """A row of the access table (DESIGN rule 3).
+
+    With a ``role`` it *grants* ``operations`` on the rows of ``model`` (a table name, or
+    ``"*"`` for every model) that ``scope`` selects; ``role="*"`` grants it to every
+    signed-in user. Without a role it *restricts*: everybody's rows must also be in
+    ``scope``. Scopes: ``all``, ``own`` (the owner column), ``team``, ``subtree`` (the
+    team column, the principal's team or every team below it), ``via:<column>`` (the
+    rows whose parent the principal may do the same on), or a named :class:`Scope`.
+    """
+
+    name: str
+    model: str
+    operations: tuple[Operation, ...]
+    role: str | None = None
+    scope: str = "all"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A named record rule in Python: ``criteria(model, principal)`` returns the SQL
+    condition selecting the rows the principal may see (never an eval'd string)."""
+
+    name: str
+    criteria: Callable[[type[Any], Principal], ColumnElement[bool]]
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import datetime as dt
 import enum
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event, func
 from sqlalchemy.engine import Dialect, make_url
@@ -16,6 +16,9 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 from accord.core.errors import DatabaseError
+
+if TYPE_CHECKING:
+    from accord.core.access import Principal
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -109,17 +112,26 @@ class Database:
         self.url = url
         self.engine = engine_for(url, **options)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        from accord.core.audit import install_audit  # audit imports this module's Base
+        # Both import this module's Base. Access runs first: a bulk statement is narrowed
+        # to the principal's rows before the audit log records it.
+        from accord.core.access import install_access
+        from accord.core.audit import install_audit
 
+        install_access(self.sessions)
         install_audit(self.sessions)
 
     @contextmanager
-    def session(self, actor: str | None = None, context: str | None = None) -> Iterator[Session]:
-        """``actor`` (``user:<id>:<login>`` or ``system:<name>``) and ``context`` (the
-        request or job id) are written into the audit entries of this unit of work."""
+    def session(
+        self, principal: Principal | None = None, context: str | None = None
+    ) -> Iterator[Session]:
+        """One unit of work on behalf of ``principal``: it reads only the rows the principal
+        may see, may change only what it may change, and is named in the audit entries
+        with ``context`` (the request or job id). Without a principal it may touch no
+        protected model."""
         session = self.sessions()
-        if actor is not None:
-            session.info["actor"] = actor
+        if principal is not None:
+            session.info["principal"] = principal
+            session.info["actor"] = principal.actor
         if context is not None:
             session.info["context"] = context
         try:

@@ -7,12 +7,13 @@ from collections.abc import Sequence
 
 from accord.core.activities import Activity
 from accord.core.audit import AuditEntry
-from accord.core.contributions import Permission, Role
+from accord.core.contributions import AccessRule, Operation, Permission, Role
 from accord.core.events import Job, OutboxEvent
 from accord.core.hookspecs import hookimpl
 from accord.core.partners import Address, Partner, PartnerExternalId
+from accord.core.security import ApiKey, Team, User, UserRole
 from accord.core.security import Role as RoleRow
-from accord.core.security import Team, User, UserRole
+from accord.core.workflow import TransitionRecord
 
 
 @hookimpl
@@ -29,6 +30,8 @@ def accord_models() -> Sequence[type[object]]:
         OutboxEvent,
         Job,
         AuditEntry,
+        ApiKey,
+        TransitionRecord,
     ]
 
 
@@ -56,4 +59,68 @@ def accord_roles() -> Sequence[Role]:
         Role("administration", "Administration", permissions=partners),
         Role("marketing", "Marketing", permissions=("core.partners.read",)),
         Role("support", "Customer service", permissions=("core.partners.read",)),
+    ]
+
+
+ALL: tuple[Operation, ...] = ("read", "write", "create", "delete")
+CHANGE: tuple[Operation, ...] = ("read", "write", "create")
+
+
+@hookimpl
+def accord_access_rules() -> Sequence[AccessRule]:
+    """Who sees which customers: each hat its own part of the sales network (the seeds:
+    agents and distributors see their own customers, management its subtree, the offices
+    everything they work on). Companies change these rows in accord.toml."""
+    return [
+        AccessRule("core.admin", "*", ALL, role="admin"),
+        # The directory: everybody may see who is who and which team is where.
+        AccessRule("core.team_directory", "core_team", ("read",), role="*"),
+        AccessRule("core.role_directory", "core_role", ("read",), role="*"),
+        AccessRule("core.user_directory", "core_user", ("read",), role="*"),
+        AccessRule("core.user_role_directory", "core_user_role", ("read",), role="*"),
+        AccessRule(
+            "core.own_api_keys", "core_api_key", ("read", "create", "write"), role="*", scope="own"
+        ),
+        # Customers.
+        AccessRule(
+            "core.partner_salesperson", "core_partner", CHANGE, role="salesperson", scope="own"
+        ),
+        AccessRule("core.partner_agent", "core_partner", CHANGE, role="agent", scope="own"),
+        AccessRule(
+            "core.partner_distributor", "core_partner", CHANGE, role="distributor", scope="team"
+        ),
+        AccessRule(
+            "core.partner_export_manager",
+            "core_partner",
+            CHANGE,
+            role="export_manager",
+            scope="subtree",
+        ),
+        AccessRule(
+            "core.partner_sales_manager", "core_partner", ALL, role="sales_manager", scope="subtree"
+        ),
+        AccessRule("core.partner_back_office", "core_partner", CHANGE, role="back_office"),
+        AccessRule(
+            "core.partner_administration", "core_partner", ("read", "write"), role="administration"
+        ),
+        AccessRule("core.partner_support", "core_partner", ("read", "write"), role="support"),
+        AccessRule(
+            "core.partner_technical_office", "core_partner", ("read",), role="technical_office"
+        ),
+        AccessRule("core.partner_marketing", "core_partner", ("read",), role="marketing"),
+        # What hangs on a customer follows it: seen with it, changed by who may change it.
+        AccessRule(
+            "core.address_follows_partner", "core_address", ALL, role="*", scope="via:partner_id"
+        ),
+        AccessRule(
+            "core.external_id_follows_partner",
+            "core_partner_external_id",
+            ALL,
+            role="*",
+            scope="via:partner_id",
+        ),
+        AccessRule(
+            "core.activity_follows_partner", "core_activity", ALL, role="*", scope="via:partner_id"
+        ),
+        AccessRule("core.workflow_history", "core_workflow_history", ("read", "create"), role="*"),
     ]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from accord.core.access import Principal
 from accord.core.config_file import write_new_config
 from accord.core.plugin import discover_plugins
 from accord.core.runtime import Runtime
@@ -36,7 +37,7 @@ def build_demo(folder: Path, report: Callable[[str], None] = print) -> tuple[str
         report(f"enabled plugins: {', '.join(enabled) or 'none yet (the kernel only)'}")
         runtime.migrator.upgrade(report=report)
         password = secrets.token_urlsafe(12)
-        with runtime.db.session(actor="system:demo") as session:
+        with runtime.db.session(Principal.system("demo")) as session:
             admin = session.scalar(select(User).where(User.login == ADMIN_LOGIN))
             if admin is None:
                 create_user(

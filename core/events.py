@@ -12,9 +12,11 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Index, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from accord.core.access import Principal
 from accord.core.contributions import EventSubscriber
 from accord.core.db import Base, Database, created_at, intpk, str_enum, utcnow
 
+SYSTEM = Principal.system("dispatch")
 DEFAULT_MAX_ATTEMPTS = 5
 """Attempts of a subscriber's delivery, and of a job enqueued without its own limit."""
 
@@ -37,6 +39,7 @@ class OutboxEvent(Base):
     __tablename__ = "core_outbox"
     __table_args__ = (Index("ix_core_outbox_undispatched", "dispatched_at", "id"),)
     __audited__ = False  # bookkeeping: the changes it records are audited where they happen
+    __access__ = False  # written by the kernel on everybody's behalf, never shown as a record
 
     id: Mapped[intpk]
     name: Mapped[str] = mapped_column(String(120))
@@ -52,6 +55,7 @@ class Job(Base):
     __tablename__ = "core_job"
     __table_args__ = (Index("ix_core_job_due", "state", "run_after"),)
     __audited__ = False
+    __access__ = False
 
     id: Mapped[intpk]
     kind: Mapped[JobKind] = mapped_column(str_enum(JobKind))
@@ -144,7 +148,7 @@ def dispatch(db: Database, subscribers: list[EventSubscriber], limit: int = 100)
     by_event: dict[str, list[EventSubscriber]] = {}
     for subscriber in subscribers:
         by_event.setdefault(subscriber.event, []).append(subscriber)
-    with db.session() as session:
+    with db.session(SYSTEM) as session:
         ids = session.scalars(
             select(OutboxEvent.id)
             .where(OutboxEvent.dispatched_at.is_(None))
@@ -153,7 +157,7 @@ def dispatch(db: Database, subscribers: list[EventSubscriber], limit: int = 100)
         ).all()
     dispatched = 0
     for event_id in ids:
-        with db.session() as session:
+        with db.session(SYSTEM) as session:
             claimed = cast(
                 CursorResult[Any],
                 session.execute(

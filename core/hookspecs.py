@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
     from accord.core.contributions import (
+        AccessRule,
         DashboardWidget,
         EventSubscriber,
         JobType,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
         RecordPanel,
         Role,
         Schedule,
+        Scope,
         SearchProvider,
         StaticFolder,
         Workflow,
@@ -114,6 +116,41 @@ def accord_roles() -> Sequence[Role]:
         @hookimpl
         def accord_roles():
             return [Role("telemarketer", "Telemarketing", permissions=("leads.qualify",))]
+    """
+
+
+@hookspec
+def accord_access_rules() -> Sequence[AccessRule]:
+    """Rows of the access table for this plugin's models (DESIGN rule 3).
+
+    A row with a role grants; rows without one restrict everybody; no grant means no
+    access. ``accord.toml`` changes a row by its name (``[access."leads.lead_agent"]``)
+    and may add rows. ``accord roles show ROLE`` prints the result.
+
+    Example::
+
+        @hookimpl
+        def accord_access_rules():
+            return [
+                AccessRule("leads.lead_salesperson", "leads_lead",
+                           ("read", "write", "create"), role="salesperson", scope="own"),
+                AccessRule("leads.lead_manager", "leads_lead",
+                           ("read", "write", "create", "delete"), role="sales_manager",
+                           scope="subtree"),
+            ]
+    """
+
+
+@hookspec
+def accord_scopes() -> Sequence[Scope]:
+    """Named record rules, in Python, that access rows may use as their scope.
+
+    Example::
+
+        @hookimpl
+        def accord_scopes():
+            return [Scope("leads.unassigned",
+                          lambda model, principal: model.owner_id.is_(None))]
     """
 
 

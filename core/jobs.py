@@ -22,11 +22,15 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from accord.core.access import Principal
 from accord.core.contributions import Event, EventSubscriber, JobType, Schedule
 from accord.core.db import Database, utcnow
 from accord.core.errors import PluginError
 from accord.core.events import DEFAULT_MAX_ATTEMPTS, Job, JobKind, JobState, dispatch, insert_job
 from accord.core.runtime import Runtime
+
+SYSTEM = Principal.system("jobs")
+"""Jobs act as the system; the audit log names each job run in its context."""
 
 log = logging.getLogger("accord.jobs")
 
@@ -77,7 +81,7 @@ def period_start(cron: str, now: dt.datetime) -> dt.datetime:
 def retry(db: Database, job_id: int) -> bool:
     """Put a dead (or failing) job back in the queue with fresh attempts; False when no
     such job is waiting for a retry."""
-    with db.session() as session:
+    with db.session(SYSTEM) as session:
         result = cast(
             CursorResult[Any],
             session.execute(
@@ -117,7 +121,7 @@ def claim(
     """Take one due job (or one whose worker's lease ran out) for ``worker_id``, atomically:
     two workers never hold the same job. Counts the attempt."""
     now = now or utcnow()
-    with db.session() as session:
+    with db.session(SYSTEM) as session:
         query = select(Job.id).where(_due(now)).order_by(Job.run_after, Job.id).limit(10)
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
@@ -196,7 +200,7 @@ class JobRunner:
         already did: the period is in the job's unique key. Returns the jobs added."""
         now = now or utcnow()
         added = 0
-        with self.db.session() as session:
+        with self.db.session(SYSTEM) as session:
             for schedule in self.schedules:
                 start = period_start(schedule.cron, now)
                 added += insert_job(
@@ -226,7 +230,7 @@ class JobRunner:
     def run(self, claimed: Claimed, now: dt.datetime | None = None) -> bool:
         """Run one claimed job; returns whether it is done."""
         try:
-            with self.db.session() as session:
+            with self.db.session(SYSTEM, context=f"job:{claimed.id}") as session:
                 session.info[DELIVERY_KEY] = claimed.key
                 self._call(session, claimed)
                 finished = cast(
@@ -286,7 +290,7 @@ class JobRunner:
         else:
             delay = min(BACKOFF_CAP_SECONDS, self.backoff_seconds * 2 ** (claimed.attempts - 1))
             values = {"state": JobState.PENDING, "run_after": now + dt.timedelta(seconds=delay)}
-        with self.db.session() as session:
+        with self.db.session(SYSTEM) as session:
             session.execute(
                 update(Job)
                 .where(*self._still_mine(claimed))

@@ -19,6 +19,7 @@ from alembic.util import CommandError
 from sqlalchemy import Connection
 
 from accord.core import migrations
+from accord.core.access import AccessPolicy, Principal
 from accord.core.db import Base, Database
 from accord.core.errors import DatabaseError, PluginError
 from accord.core.manager import AccordPluginManager
@@ -113,8 +114,8 @@ class Migrator:
             for branch in self.enabled_branches:
                 report(f"{branch}: upgrading to its newest revision")
                 command.upgrade(config, f"{branch}@head")
-        with self.db.session(actor="system:upgrade") as session:
-            sync_roles(session, self.pm.collect("accord_roles"))
+        with self.db.session(Principal.system("upgrade")) as session:
+            sync_roles(session, AccessPolicy.from_plugins(self.pm).roles.values())
 
     def downgrade(self, branch: str, target: str, report: Report = print) -> None:
         """Step one plugin's branch back; ``base`` drops every table the plugin made."""

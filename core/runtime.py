@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from accord.core.settings import config_path
 
 if TYPE_CHECKING:
+    from accord.core.access import AccessPolicy, Principal
     from accord.core.db import Database
     from accord.core.manager import AccordPluginManager
     from accord.core.migrate import Migrator
@@ -40,10 +41,29 @@ class Runtime:
         return Database(self.settings.database_url)
 
     @cached_property
+    def policy(self) -> AccessPolicy:
+        """The access table, scopes and roles, with accord.toml's changes applied."""
+        from accord.core.access import AccessPolicy, Principal
+
+        return AccessPolicy.from_plugins(self.pm)
+
+    @cached_property
     def migrator(self) -> Migrator:
         from accord.core.migrate import Migrator
 
         return Migrator(self.pm, self.db)
+
+    def principal_for(self, user_id: int) -> Principal:
+        """The principal of user ``user_id``: roles, permissions and team subtree, read now.
+        Refused for an unknown or deactivated user."""
+        from accord.core.access import AccessDeniedError, Principal
+        from accord.core.security import User
+
+        with self.db.session(Principal.system("sign-in")) as session:
+            user = session.get(User, user_id)
+            if user is None or not user.active:
+                raise AccessDeniedError(f"user #{user_id} does not exist or is deactivated")
+            return self.policy.principal_for(session, user)
 
     def close(self) -> None:
         if "db" in self.__dict__:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
+import hmac
+import secrets
 from collections.abc import Iterable, Sequence
 
 from argon2 import PasswordHasher
@@ -16,7 +19,7 @@ from sqlalchemy import ForeignKey, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from accord.core.contributions import Role as RoleSpec
-from accord.core.db import Base, TimestampMixin, intpk, str_enum
+from accord.core.db import Base, TimestampMixin, created_at, intpk, str_enum, utcnow
 from accord.core.errors import AccordError
 
 _hasher = PasswordHasher()
@@ -97,6 +100,78 @@ class User(TimestampMixin, Base):
 
     def __repr__(self) -> str:  # never shows the password hash
         return f"User(id={self.id!r}, login={self.login!r})"
+
+
+class ApiKey(Base):
+    """A key a program uses to act as a user (``Authorization: Bearer accord_...``).
+
+    Only a SHA-256 digest of the secret is stored: the key is 256 random bits, so a slow
+    password hash would add nothing but latency to every API call.
+    """
+
+    __tablename__ = "core_api_key"
+    __audit_exclude__ = ("secret_hash",)
+    __access_owner__ = "user_id"
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[created_at]
+    last_used_at: Mapped[dt.datetime | None]
+    expires_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+    user: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:  # never shows the digest
+        return f"ApiKey(id={self.id!r}, prefix={self.prefix!r}, user_id={self.user_id!r})"
+
+
+API_KEY_PREFIX = "accord_"
+
+
+def create_api_key(
+    session: Session, user: User, name: str, *, expires_at: dt.datetime | None = None
+) -> tuple[ApiKey, str]:
+    """A new key for ``user``; returns the row and the token, which is shown only now."""
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    key = ApiKey(
+        user_id=user.id,
+        name=name,
+        prefix=prefix,
+        secret_hash=_digest(secret),
+        expires_at=expires_at,
+    )
+    session.add(key)
+    session.flush()
+    return key, f"{API_KEY_PREFIX}{prefix}_{secret}"
+
+
+def user_for_api_key(session: Session, token: str) -> User | None:
+    """The active user a token acts as, or None for an unknown, revoked or expired key.
+    Call it in a system session: nobody is signed in yet."""
+    body = token.strip().removeprefix("Bearer ").strip()
+    if not body.startswith(API_KEY_PREFIX) or "_" not in body[len(API_KEY_PREFIX) :]:
+        return None
+    prefix, _, secret = body[len(API_KEY_PREFIX) :].partition("_")
+    key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    if key is None or not hmac.compare_digest(key.secret_hash, _digest(secret)):
+        return None
+    now = utcnow()
+    if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
+        return None
+    user = session.get(User, key.user_id)
+    if user is None or not user.active:
+        return None
+    key.last_used_at = now
+    return user
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class UnknownRoleError(AccordError):

@@ -11,7 +11,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -42,6 +42,63 @@ class PluginSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class RoleSetting(BaseModel):
+    """``[roles.NAME]``: a new role, or new permissions for a declared one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str | None = None
+    permissions: tuple[str, ...] | None = Field(
+        None, description="Replaces the permissions the role's plugin gives it."
+    )
+
+
+class AccessRuleSetting(BaseModel):
+    """``[access."RULE"]``: changes a declared access rule, or adds one (model and
+    operations are then required)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str | None = None
+    operations: tuple[Literal["read", "write", "create", "delete"], ...] | None = None
+    role: str | None = None
+    scope: str | None = None
+
+
+class TransitionSetting(BaseModel):
+    """``[workflows."WORKFLOW".TRANSITION]``: who performs a step in this company."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    permission: str | None = Field(
+        None, description="The permission the step needs instead of its plugin's default."
+    )
+    allow_self_approval: bool | None = Field(
+        None, description="Whether the requester may perform this step on their own request."
+    )
+
+
+class JobsSettings(BaseModel):
+    """``[jobs]``: how the job runner polls, leases and retries."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    in_process: bool = Field(
+        True, description="Run jobs in a thread of the web app; false when `accord worker` runs."
+    )
+    poll_seconds: float = Field(1.0, gt=0, le=300, description="Pause when no job is due.")
+    lease_seconds: float = Field(
+        300, gt=0, description="A claimed job returns to the queue if its worker goes silent."
+    )
+    backoff_seconds: float = Field(
+        10, gt=0, description="First retry delay; doubles with each attempt."
+    )
+    backoff_max_seconds: float = Field(3600, gt=0, description="Longest retry delay.")
+    keep_done_days: int = Field(
+        14, ge=0, description="Finished jobs and dispatched events older than this are purged."
+    )
+
+
 class AccordSettings(BaseSettings):
     """The kernel's own settings, at the top level of ``accord.toml``."""
 
@@ -62,6 +119,16 @@ class AccordSettings(BaseSettings):
         (), description="Plugins to enable; their dependencies are enabled with them."
     )
     trace_hooks: bool = Field(False, description="Log every hook call (pluggy tracing).")
+    roles: dict[str, RoleSetting] = Field(
+        default_factory=dict, description="Roles to add, or whose permissions to change."
+    )
+    access: dict[str, AccessRuleSetting] = Field(
+        default_factory=dict, description="Access rules to change or add, by name."
+    )
+    workflows: dict[str, dict[str, TransitionSetting]] = Field(
+        default_factory=dict, description="Per workflow and transition: who performs it."
+    )
+    jobs: JobsSettings = Field(default_factory=JobsSettings)
 
     _catalogue: Catalogue = PrivateAttr(default_factory=dict)
     _enabled: tuple[InstalledPlugin, ...] = PrivateAttr(default=())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from accord.core.access import Principal
 from accord.core.audit import audited_tables, history
 from accord.core.errors import AccordError
 from accord.core.runtime import Runtime
@@ -21,7 +22,7 @@ def audit(runtime: Runtime, model: str, record_id: str) -> None:
     known = audited_tables(runtime.pm.collect("accord_models"))
     if model not in known:
         raise AccordError(f"unknown model {model!r}; audited models: {', '.join(known)}")
-    with runtime.db.session() as session:
+    with runtime.db.session(Principal.system("cli")) as session:
         entries = history(session, model, record_id)
         if not entries:
             click.echo(f"{model} {record_id}: no recorded changes")

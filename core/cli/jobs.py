@@ -7,6 +7,7 @@ from types import FrameType
 
 import click
 
+from accord.core.access import Principal
 from accord.core.errors import AccordError
 from accord.core.runtime import Runtime
 
@@ -34,7 +35,7 @@ def list_jobs(runtime: Runtime, state: str | None, limit: int) -> None:
     query = select(Job).order_by(Job.id.desc()).limit(limit)
     if state is not None:
         query = query.where(Job.state == JobState(state))
-    with runtime.db.session() as session:
+    with runtime.db.session(Principal.system("cli")) as session:
         rows = session.scalars(query).all()
         if not rows:
             click.echo("no jobs")
@@ -53,7 +54,7 @@ def failed(runtime: Runtime) -> None:
 
     from accord.core.events import Job, JobState
 
-    with runtime.db.session() as session:
+    with runtime.db.session(Principal.system("cli")) as session:
         rows = session.scalars(select(Job).where(Job.state == JobState.DEAD).order_by(Job.id)).all()
         if not rows:
             click.echo("no failed jobs")

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
+from accord.core.access import Principal
 from accord.core.config_file import write_new_config
 from accord.core.errors import AccordError
 from accord.core.runtime import Runtime
@@ -112,7 +113,7 @@ def user_create(
     team: str | None,
 ) -> None:
     """Create a user with roles; the password is stored as an argon2 hash."""
-    with runtime.db.session(actor="system:cli") as session:
+    with runtime.db.session(Principal.system("cli")) as session:
         team_row = None
         if team:
             team_row = session.scalar(select(Team).where(Team.name == team))

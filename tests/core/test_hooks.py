@@ -180,6 +180,39 @@ def test_hook_roles(accord_runtime: Runtime, accord_make_user: Any) -> None:
     assert user.roles == ("dummy_note_taker",)
 
 
+def test_hook_access_rules(
+    accord_session: Session, accord_make_user: Any, accord_as: Any
+) -> None:
+    taker = accord_make_user("nora", "salesperson", "dummy_note_taker")
+    seller = accord_make_user("sam", "salesperson")
+    mine = customer(accord_session, "Nora's customer")
+    mine.owner_id = taker.id
+    dummy_note(accord_session, mine, "visit went well", state="published")
+    dummy_note(accord_session, mine, "draft: call back")
+    dummy_note(accord_session, customer(accord_session, "Someone else's"), "not yours")
+    accord_session.commit()
+    from accord_dummy.models import DummyNote
+
+    with accord_as(taker) as session:
+        seen = sorted(session.scalars(select(DummyNote.body)))
+    assert seen == ["draft: call back", "visit went well"]  # notes follow the customer
+
+    with accord_as(seller) as session:
+        assert session.scalars(select(DummyNote.body)).all() == []  # not sam's customer
+
+
+def test_hook_scopes(accord_session: Session, accord_make_user: Any, accord_as: Any) -> None:
+    reader = accord_make_user("rita", "back_office")  # sees every customer, takes no notes
+    partner = customer(accord_session)
+    dummy_note(accord_session, partner, "published", state="published")
+    dummy_note(accord_session, partner, "a draft")
+    accord_session.commit()
+    from accord_dummy.models import DummyNote
+
+    with accord_as(reader) as session:
+        assert session.scalars(select(DummyNote.body)).all() == ["published"]
+
+
 @sqlite_only
 def test_hook_workflows(accord_runtime: Runtime) -> None:
     pm = accord_runtime.pm

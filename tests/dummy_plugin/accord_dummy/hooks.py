@@ -9,13 +9,14 @@ from html import escape
 from pathlib import Path
 
 import click
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select, true
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import BaseRoute, Route
 
 from accord.api import (
+    AccessRule,
     ActivityKind,
     DashboardWidget,
     Event,
@@ -24,11 +25,13 @@ from accord.api import (
     MenuItem,
     Permission,
     PluginSettings,
+    Principal,
     RecordPanel,
     RenderContext,
     Role,
     Runtime,
     Schedule,
+    Scope,
     SearchHit,
     SearchProvider,
     StaticFolder,
@@ -88,6 +91,42 @@ def accord_roles() -> Sequence[Role]:
             permissions=("dummy.notes.read", "dummy.notes.write", "core.partners.read"),
         )
     ]
+
+
+# end docs
+
+
+# docs: accord_access_rules
+@hookimpl
+def accord_access_rules() -> Sequence[AccessRule]:
+    return [
+        # A note follows its customer: who may see the customer sees its notes...
+        AccessRule("dummy.note_readers", "dummy_note", ("read",), role="*", scope="via:partner_id"),
+        AccessRule(
+            "dummy.note_takers",
+            "dummy_note",
+            ("read", "write", "create", "delete"),
+            role="dummy_note_taker",
+            scope="via:partner_id",
+        ),
+        # ...but a draft only by note takers (a restriction: no role, applies to everyone).
+        AccessRule("dummy.drafts_private", "dummy_note", ("read",), scope="dummy.visible_drafts"),
+    ]
+
+
+# end docs
+
+
+# docs: accord_scopes
+def visible_drafts(model: type[DummyNote], principal: Principal) -> ColumnElement[bool]:
+    if "dummy_note_taker" in principal.roles:
+        return true()
+    return model.state != "draft"
+
+
+@hookimpl
+def accord_scopes() -> Sequence[Scope]:
+    return [Scope("dummy.visible_drafts", visible_drafts)]
 
 
 # end docs
