@@ -130,6 +130,19 @@ def accord_database_url(accord_backend: str, tmp_path: Path, request: pytest.Fix
     return server.schema_url(f"t_{secrets.token_hex(6)}")
 
 
+@pytest.fixture(autouse=True)
+def accord_fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 with its smallest cost in tests: still real argon2 hashes, verified the same
+    way, but a test that creates ten users does not spend a second hashing."""
+    from argon2 import PasswordHasher
+
+    from accord.core import security
+
+    monkeypatch.setattr(
+        security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
+
+
 @pytest.fixture
 def accord_plugins() -> Sequence[str]:
     """The plugins to enable; override in a test module or conftest."""

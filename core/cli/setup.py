@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
@@ -59,23 +59,28 @@ def config_show(runtime: Runtime, as_json: bool) -> None:
 
 
 def _settings_rows(settings: AccordSettings, locate: SourceLocator) -> Any:
-    kernel_fields = AccordSettings.model_fields
-    for name in kernel_fields:
+    for name in AccordSettings.model_fields:
         if name == "config":
             yield name, str(settings.config), "ACCORD_CONFIG or the current folder"
             continue
-        yield name, _shown(name, getattr(settings, name)), locate.source((name,))
+        yield from _rows((name,), getattr(settings, name), locate)
     for found in settings.enabled:
         section = getattr(settings, found.name, None)
-        if section is None or isinstance(section, dict):
-            continue
-        for field in type(section).model_fields:
-            value = getattr(section, field)
-            yield (
-                f"{found.name}.{field}",
-                _shown(field, value),
-                locate.source((found.name, field)),
-            )
+        if isinstance(section, BaseModel):
+            yield from _rows((found.name,), section, locate)
+
+
+def _rows(key: tuple[str, ...], value: Any, locate: SourceLocator) -> Any:
+    """One row per leaf: nested sections (``[jobs]``, ``[roles.x]``) become dotted keys."""
+    if isinstance(value, BaseModel):
+        for field in type(value).model_fields:
+            yield from _rows((*key, field), getattr(value, field), locate)
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            yield from _rows((*key, name), item, locate)
+    else:
+        shown_key = ".".join(f'"{part}"' if "." in part else part for part in key)
+        yield shown_key, _shown(key[-1], value), locate.source(key)
 
 
 def _shown(name: str, value: Any) -> Any:

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from accord.core.access import Principal
 from accord.core.cli import cli
 from accord.core.security import User, verify_password
 
@@ -107,7 +108,7 @@ def test_user_create_stores_argon2_hash_and_roles(accord_cli, accord_db):
     )
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "created user 'alice' with roles: agent, salesperson"
-    with accord_db.session() as session:
+    with accord_db.session(Principal.system("test")) as session:
         alice = session.scalar(select(User).where(User.login == "alice"))
         assert alice is not None
         assert alice.password_hash.startswith("$argon2")
@@ -126,7 +127,7 @@ def test_user_create_refuses_bad_input_and_creates_nothing(accord_cli, accord_db
     result = accord_cli("user", "create", "bob", "--password", "long enough pw", *args)
     assert result.exit_code == 1
     assert result.output.startswith(message)
-    with accord_db.session() as session:
+    with accord_db.session(Principal.system("test")) as session:
         assert session.scalar(select(User).where(User.login == "bob")) is None
 
 

@@ -5,6 +5,7 @@ import re
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from accord.core.access import Principal
 from accord.core.cli import cli
 from accord.core.runtime import Runtime
 from accord.core.security import User, verify_password
@@ -20,7 +21,7 @@ def test_demo_builds_a_database_with_an_admin_who_can_log_in(tmp_path, accord_cl
     runtime = Runtime(folder / "accord.toml")
     try:
         assert runtime.settings.database_url.startswith("sqlite:///")
-        with runtime.db.session() as session:
+        with runtime.db.session(Principal.system("test")) as session:
             admin = session.scalar(select(User).where(User.login == "admin"))
             assert admin is not None
             assert admin.roles == ("admin",)
@@ -41,7 +42,7 @@ def test_running_the_demo_again_keeps_data_and_gives_a_new_password(
     assert old != new
     runtime = Runtime(folder / "accord.toml")
     try:
-        with runtime.db.session() as session:
+        with runtime.db.session(Principal.system("test")) as session:
             admins = session.scalars(select(User).where(User.login == "admin")).all()
             assert len(admins) == 1
             assert verify_password(admins[0], new)

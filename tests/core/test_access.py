@@ -1,0 +1,424 @@
+"""Access control in the data layer: each hat sees and changes exactly its part of the
+sales network, whatever the access path (DESIGN rule 3), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from accord.core.access import AccessDeniedError, Principal
+from accord.core.db import Database
+from accord.core.errors import SettingsError
+from accord.core.partners import Address, Partner, PartnerKind
+from accord.core.runtime import Runtime
+from accord.core.security import (
+    TeamKind,
+    User,
+    create_api_key,
+    create_team,
+    create_user,
+    user_for_api_key,
+)
+
+SYSTEM = Principal.system("test")
+
+
+@dataclass
+class Network:
+    """A small sales network: a direct sales force in two areas under one manager, an
+    agency, a distributor with two people, a back office and an administrator."""
+
+    users: dict[str, User]
+    partners: dict[str, int]  # partner name -> id
+
+    def ids(self, *names: str) -> set[int]:
+        return {self.partners[name] for name in names}
+
+
+@pytest.fixture
+def network(accord_db: Database) -> Network:
+    with accord_db.session(SYSTEM) as session:
+        sales = create_team(session, "Direct sales", TeamKind.DIRECT_SALES)
+        north = create_team(session, "North", TeamKind.DIRECT_SALES, sales)
+        south = create_team(session, "South", TeamKind.DIRECT_SALES, sales)
+        agency = create_team(session, "Agenzia Rossi", TeamKind.AGENTS)
+        nordic = create_team(session, "Nordic Distribution", TeamKind.DISTRIBUTORS)
+        office = create_team(session, "Back office", TeamKind.BACK_OFFICE)
+
+        def user(login: str, role: str, team: Any) -> User:
+            return create_user(session, login, "correct horse battery", roles=[role], team=team)
+
+        users = {
+            "sam": user("sam", "salesperson", north),
+            "sue": user("sue", "salesperson", south),
+            "mia": user("mia", "sales_manager", sales),
+            "ugo": user("ugo", "agent", agency),
+            "dana": user("dana", "distributor", nordic),
+            "dirk": user("dirk", "distributor", nordic),
+            "bea": user("bea", "back_office", office),
+            "ada": user("ada", "admin", None),
+        }
+        owners = {
+            "Sam's customer": ("sam", north),
+            "Sue's customer": ("sue", south),
+            "Ugo's customer": ("ugo", agency),
+            "Dirk's customer": ("dirk", nordic),
+            "Walk-in customer": (None, None),
+        }
+        partners = {}
+        for name, (owner, team) in owners.items():
+            partner = Partner(
+                kind=PartnerKind.COMPANY,
+                name=name,
+                owner_id=users[owner].id if owner else None,
+                team_id=team.id if team else None,
+                addresses=[Address(city=f"{name} city")],
+            )
+            session.add(partner)
+            session.flush()
+            partners[name] = partner.id
+    return Network(users, partners)
+
+
+ALL = ("Sam's customer", "Sue's customer", "Ugo's customer", "Dirk's customer", "Walk-in customer")
+SEES = {
+    "sam": ("Sam's customer",),  # a salesperson: own customers
+    "ugo": ("Ugo's customer",),  # an agent: own customers
+    "dana": ("Dirk's customer",),  # a distributor: its firm's customers
+    "mia": ("Sam's customer", "Sue's customer"),  # a manager: the teams below her
+    "bea": ALL,  # the back office: everyone's
+    "ada": ALL,  # the administrator
+}
+MAY_DELETE = {"sam": (), "ugo": (), "dana": (), "mia": SEES["mia"], "bea": (), "ada": ALL}
+ROLES = sorted(SEES)
+
+
+@pytest.fixture
+def acting(accord_runtime: Runtime, accord_db: Database) -> Any:
+    def session_of(user: User) -> Any:
+        return accord_db.session(accord_runtime.principal_for(user.id))
+
+    return session_of
+
+
+def names(session: Session, ids: Any) -> set[str]:
+    with Session(session.get_bind()) as plain:  # unfiltered, to name what came back
+        return set(plain.scalars(select(Partner.name).where(Partner.id.in_(list(ids)))))
+
+
+@pytest.mark.parametrize("login", ROLES)
+def test_list_count_and_get_show_exactly_the_roles_rows(
+    network: Network, acting: Any, login: str
+) -> None:
+    expected = network.ids(*SEES[login])
+    with acting(network.users[login]) as session:
+        listed = set(session.scalars(select(Partner.id)))
+        counted = session.scalar(select(func.count()).select_from(Partner))
+        got = {pid for pid in network.partners.values() if session.get(Partner, pid) is not None}
+    assert listed == expected, names(session, listed)
+    assert counted == len(expected)
+    assert got == expected
+
+
+@pytest.mark.parametrize("login", ROLES)
+def test_relationship_loads_and_joins_follow_the_customer(
+    network: Network, acting: Any, login: str
+) -> None:
+    expected_cities = {f"{name} city" for name in SEES[login]}
+    with acting(network.users[login]) as session:
+        cities = set(session.scalars(select(Address.city)))
+        joined = set(session.scalars(select(Address.city).join(Partner)))
+        # Lazy loads in both directions: from a visible customer to its addresses, and
+        # from an address to its customer.
+        lazy = {a.city for p in session.scalars(select(Partner)) for a in p.addresses}
+        parents = {a.partner.name for a in session.scalars(select(Address))}
+        # A join from a model the user may read to one it may not read stays filtered.
+        through = set(session.scalars(select(Partner.name).join(Address)))
+    assert cities == joined == lazy == expected_cities
+    assert parents == through == set(SEES[login])
+
+
+@pytest.mark.parametrize("login", ROLES)
+def test_bulk_update_changes_only_the_rows_the_role_may_write(
+    network: Network, acting: Any, accord_db: Database, login: str
+) -> None:
+    with acting(network.users[login]) as session:
+        result = session.execute(update(Partner).values(phone="+39 000"))
+    assert result.rowcount == len(SEES[login])  # type: ignore[attr-defined]
+    with accord_db.session(SYSTEM) as session:
+        changed = set(session.scalars(select(Partner.name).where(Partner.phone == "+39 000")))
+    assert changed == set(SEES[login])
+
+
+@pytest.mark.parametrize("login", ROLES)
+def test_delete_is_allowed_exactly_where_a_rule_grants_it(
+    network: Network, acting: Any, accord_db: Database, login: str
+) -> None:
+    deletable = MAY_DELETE[login]
+    for name in SEES[login]:
+        if name in deletable:
+            with acting(network.users[login]) as session:
+                session.delete(session.get_one(Partner, network.partners[name]))
+            continue
+        refused = rf"user {login!r} \(\w+\) may not delete core_partner: no rule grants it"
+        with (
+            pytest.raises(AccessDeniedError, match=refused),
+            acting(network.users[login]) as session,
+        ):
+            session.delete(session.get_one(Partner, network.partners[name]))
+    with accord_db.session(SYSTEM) as session:
+        left = set(session.scalars(select(Partner.name)))
+    assert left == set(ALL) - set(deletable)
+
+
+@pytest.mark.parametrize("login", ["sam", "ugo", "dana", "bea"])
+def test_bulk_delete_without_a_delete_grant_is_refused_and_deletes_nothing(
+    network: Network, acting: Any, accord_db: Database, login: str
+) -> None:
+    with (
+        pytest.raises(AccessDeniedError, match="may not delete core_partner: no rule grants it"),
+        acting(network.users[login]) as session,
+    ):
+        session.execute(delete(Partner))
+    with accord_db.session(SYSTEM) as session:
+        assert session.scalar(select(func.count()).select_from(Partner)) == len(ALL)
+
+
+def test_bulk_delete_by_a_manager_removes_only_her_teams_customers(
+    network: Network, acting: Any, accord_db: Database
+) -> None:
+    with acting(network.users["mia"]) as session:
+        session.execute(delete(Partner))
+    with accord_db.session(SYSTEM) as session:
+        left = set(session.scalars(select(Partner.name)))
+    assert left == set(ALL) - set(SEES["mia"])
+
+
+def test_a_salesperson_cannot_create_a_customer_for_someone_else(
+    network: Network, acting: Any, accord_db: Database
+) -> None:
+    sam, sue = network.users["sam"], network.users["sue"]
+    with (
+        pytest.raises(AccessDeniedError, match=r"user 'sam' .* may not create core_partner"),
+        acting(sam) as session,
+    ):
+        session.add(Partner(kind=PartnerKind.COMPANY, name="Poached", owner_id=sue.id))
+    with acting(sam) as session:
+        session.add(Partner(kind=PartnerKind.COMPANY, name="Found at a fair", owner_id=sam.id))
+    with accord_db.session(SYSTEM) as session:
+        created = set(
+            session.scalars(select(Partner.name).where(Partner.id > max(network.ids(*ALL))))
+        )
+    assert created == {"Found at a fair"}
+
+
+def test_a_salesperson_cannot_hand_a_customer_to_another_salesperson(
+    network: Network, acting: Any, accord_db: Database
+) -> None:
+    sam, sue = network.users["sam"], network.users["sue"]
+    customer_id = network.partners["Sam's customer"]
+    with (
+        pytest.raises(AccessDeniedError, match="may not write core_partner #"),
+        acting(sam) as session,
+    ):
+        session.get_one(Partner, customer_id).owner_id = sue.id
+    with accord_db.session(SYSTEM) as session:
+        assert session.get_one(Partner, customer_id).owner_id == sam.id
+
+
+def test_an_address_of_someone_elses_customer_cannot_be_added(
+    network: Network, acting: Any
+) -> None:
+    with (
+        pytest.raises(AccessDeniedError, match="may not create core_address"),
+        acting(network.users["sam"]) as session,
+    ):
+        session.add(Address(partner_id=network.partners["Sue's customer"], city="Nowhere"))
+
+
+def test_a_session_without_a_principal_reads_and_writes_nothing(
+    network: Network, accord_db: Database
+) -> None:
+    with (
+        pytest.raises(
+            AccessDeniedError, match="reading core_partner: this session has no principal"
+        ),
+        accord_db.session() as session,
+    ):
+        session.scalars(select(Partner)).all()
+    with (
+        pytest.raises(AccessDeniedError, match="without a principal may not create core_partner"),
+        accord_db.session() as session,
+    ):
+        session.add(Partner(kind=PartnerKind.COMPANY, name="Ghost"))
+    with (
+        pytest.raises(AccessDeniedError, match="may not write core_partner"),
+        accord_db.session() as session,
+    ):
+        session.execute(update(Partner).values(phone="1"))
+
+
+# --- accord.toml changes the table ----------------------------------------------------------
+
+
+def runtime_with(accord_config: Path, extra: str) -> Runtime:
+    accord_config.write_text(accord_config.read_text() + "\n" + extra)
+    return Runtime(accord_config)
+
+
+@pytest.fixture
+def reconfigure(accord_config: Path) -> Iterator[Any]:
+    made: list[Runtime] = []
+
+    def make(extra: str) -> Runtime:
+        runtime = runtime_with(accord_config, extra)
+        made.append(runtime)
+        return runtime
+
+    yield make
+    for runtime in made:
+        runtime.close()
+
+
+def visible(runtime: Runtime, user: User) -> set[str]:
+    with runtime.db.session(runtime.principal_for(user.id)) as session:
+        return set(session.scalars(select(Partner.name)))
+
+
+def test_a_company_lets_its_agents_share_customers_within_their_agency(
+    network: Network, accord_db: Database, reconfigure: Any
+) -> None:
+    with accord_db.session(SYSTEM) as session:
+        agency = session.get_one(User, network.users["ugo"].id).team
+        colleague = create_user(
+            session, "uma", "correct horse battery", roles=["agent"], team=agency
+        )
+    runtime = reconfigure('[access."core.partner_agent"]\nscope = "team"\n')
+    assert visible(runtime, colleague) == {"Ugo's customer"}
+
+
+def test_a_restriction_applies_to_every_role_even_the_admin(
+    network: Network, reconfigure: Any
+) -> None:
+    runtime = reconfigure(
+        '[access."acme.only_the_network"]\n'
+        'model = "core_partner"\noperations = ["read"]\nscope = "subtree"\n'
+    )
+    assert visible(runtime, network.users["mia"]) == {"Sam's customer", "Sue's customer"}
+    assert visible(runtime, network.users["bea"]) == set()  # no customer in the back office team
+    assert visible(runtime, network.users["ada"]) == set()  # the admin has no team
+
+
+def test_a_company_adds_a_role_with_its_own_rule(
+    network: Network, accord_db: Database, reconfigure: Any
+) -> None:
+    runtime = reconfigure(
+        '[roles.key_account]\ntitle = "Key account manager"\n'
+        'permissions = ["core.partners.read"]\n\n'
+        '[access."acme.key_accounts"]\nmodel = "core_partner"\n'
+        'operations = ["read"]\nrole = "key_account"\nscope = "all"\n'
+    )
+    runtime.migrator.upgrade(report=lambda line: None)  # puts the new role in the role table
+    with runtime.db.session(SYSTEM) as session:
+        kam = create_user(session, "kim", "correct horse battery", roles=["key_account"])
+    assert visible(runtime, kam) == set(ALL)
+    assert runtime.principal_for(kam.id).can("core.partners.read")
+
+
+@pytest.mark.parametrize("accord_backend", ["sqlite"])
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            '[access."core.partner_agent"]\nrole = "pope"\n',
+            "[access.\"core.partner_agent\"] role: unknown role 'pope'",
+        ),
+        (
+            '[access."core.partner_agent"]\nscope = "galaxy"\n',
+            "[access.\"core.partner_agent\"] scope: unknown scope 'galaxy'",
+        ),
+        (
+            '[access."acme.new"]\nrole = "agent"\n',
+            '[access."acme.new"]: no plugin declares this rule; a new rule needs model and '
+            "operations",
+        ),
+        (
+            '[roles.agent]\npermissions = ["leads.fly"]\n',
+            "[roles.agent] permissions: unknown permission 'leads.fly'",
+        ),
+        (
+            '[access."core.partner_agent"]\noperations = ["read", "steal"]\n',
+            "operations",
+        ),
+    ],
+)
+def test_bad_access_settings_are_refused_naming_the_key(
+    accord_config: Path, extra: str, message: str
+) -> None:
+    runtime = runtime_with(accord_config, extra)
+    with pytest.raises(SettingsError) as raised:
+        _ = runtime.policy
+    assert message in str(raised.value)
+    assert str(accord_config) in str(raised.value)
+
+
+@pytest.mark.parametrize("accord_backend", ["sqlite"])
+def test_roles_show_says_what_a_role_may_do_and_which_rows_say_so(accord_cli: Any) -> None:
+    result = accord_cli("roles", "show", "sales_manager")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "sales_manager: Sales management"
+    partner = lines.index("core_partner")
+    assert lines[partner + 1].split() == [
+        "read,",
+        "write,",
+        "create,",
+        "delete",
+        "subtree",
+        "core.partner_sales_manager",
+    ]
+    assert lines[-1] == "no access: core_audit"
+
+    unknown = accord_cli("roles", "show", "pope")
+    assert unknown.exit_code == 1
+    assert "Error: unknown role 'pope'; known: admin," in unknown.output
+
+
+# --- API keys ------------------------------------------------------------------------------
+
+
+def test_an_api_key_acts_as_its_user_until_revoked(
+    network: Network, accord_db: Database, accord_runtime: Runtime
+) -> None:
+    with accord_db.session(SYSTEM) as session:
+        key, token = create_api_key(session, network.users["ugo"], "ERP sync")
+        assert token not in key.secret_hash
+        assert len(key.secret_hash) == 64
+    with accord_db.session(SYSTEM) as session:
+        user = user_for_api_key(session, f"Bearer {token}")
+        assert user is not None
+        assert user.login == "ugo"
+        assert user_for_api_key(session, token[:-1] + ("x" if token[-1] != "x" else "y")) is None
+        assert user_for_api_key(session, "accord_nope") is None
+        session.get_one(type(key), key.id).revoked_at = key.created_at
+    with accord_db.session(SYSTEM) as session:
+        assert user_for_api_key(session, token) is None
+
+
+def test_apikey_commands_create_list_and_revoke(network: Network, accord_cli: Any) -> None:
+    created = accord_cli("apikey", "create", "ugo", "--name", "ERP sync")
+    assert created.exit_code == 0, created.output
+    prefix = created.output.split()[2]
+    listed = accord_cli("apikey", "list")
+    assert f"{prefix}  ugo  ERP sync  never used  active" in listed.output
+    assert accord_cli("apikey", "revoke", prefix).exit_code == 0
+    assert f"{prefix}  ugo  ERP sync  never used  revoked" in accord_cli("apikey", "list").output
+    missing = accord_cli("apikey", "create", "nobody", "--name", "x")
+    assert missing.exit_code == 1
+    assert "Error: no user 'nobody'" in missing.output
