@@ -14,6 +14,7 @@ command line) passes every check and is named in the audit log.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, cast, get_args
@@ -187,14 +188,10 @@ class AccessPolicy:
                     f"{where}, [access.{_quoted(name)}]: no plugin declares this rule; "
                     "a new rule needs model and operations"
                 )
-            values = {
-                "model": old_rule.model if old_rule else "",
-                "operations": old_rule.operations if old_rule else (),
-                "role": old_rule.role if old_rule else None,
-                "scope": old_rule.scope if old_rule else "all",
-            }
-            values.update({key: getattr(override, key) for key in given})
-            rules[name] = AccessRule(name, **values)
+            base = old_rule or AccessRule(name, "", ())
+            rules[name] = dataclasses.replace(
+                base, **{key: getattr(override, key) for key in given}
+            )
         policy_rules = list(rules.values())
         try:
             return cls(policy_rules, pm.collect("accord_scopes"), list(roles.values()), models)
@@ -481,17 +478,17 @@ def _filter_statement(state: ORMExecuteState) -> None:
             for mapper in state.all_mappers:
                 if is_protected(mapper.class_):
                     raise AccessDeniedError(
-                        f"reading {mapper.local_table.name}: this session has no principal; "
+                        f"reading {mapper.class_.__tablename__}: this session has no principal; "
                         "open it with db.session(principal=...)"
                     )
         options = _read_options(state.session, principal)
         if options:
             state.statement = state.statement.options(*options)
         return
-    mapper = state.bind_mapper
-    if mapper is None or not is_protected(mapper.class_):
+    target = state.bind_mapper
+    if target is None or not is_protected(target.class_):
         return
-    model = mapper.class_
+    model = target.class_
     operation: Operation = "write" if state.is_update else "delete" if state.is_delete else "create"
     who = principal if principal is not None else "a session without a principal"
     if principal is None or principal.policy is None:
