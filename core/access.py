@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, cast, get_args
 
 from sqlalchemy import ColumnElement, Select, and_, event, false, inspect, or_, select
-from sqlalchemy.orm import Mapper, ORMExecuteState, Session, sessionmaker, with_loader_criteria
+from sqlalchemy.orm import Mapper, ORMExecuteState, Session, with_loader_criteria
 from sqlalchemy.orm.interfaces import ORMOption
 
 from accord.core.contributions import AccessRule, Operation, Scope
@@ -434,11 +434,17 @@ def _quoted(name: str) -> str:
 # --- enforcement ----------------------------------------------------------------------------
 
 
-def install_access(sessions: sessionmaker[Session]) -> None:
-    """Filter every ORM read and check every write of the sessions ``sessions`` makes."""
-    event.listen(sessions, "do_orm_execute", _filter_statement)
-    event.listen(sessions, "before_flush", _check_before_flush)
-    event.listen(sessions, "after_flush", _check_after_flush)
+def install_access() -> None:
+    """Filter every ORM read and check every write of every ORM session in the process, not
+    only those a ``Database`` makes: a ``Session(engine)`` written by hand has no principal,
+    so it can touch no protected model. Installing twice changes nothing."""
+    for name, listener in (
+        ("do_orm_execute", _filter_statement),
+        ("before_flush", _check_before_flush),
+        ("after_flush", _check_after_flush),
+    ):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)
 
 
 def protected_mappers() -> list[Mapper[Any]]:

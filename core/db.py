@@ -112,12 +112,13 @@ class Database:
         self.url = url
         self.engine = engine_for(url, **options)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        # Both import this module's Base. Access runs first: a bulk statement is narrowed
-        # to the principal's rows before the audit log records it.
+        # Both import this module's Base. Access listens on every Session and is installed
+        # first, so it runs first: a bulk statement is narrowed to the principal's rows
+        # before the audit log records it.
         from accord.core.access import install_access
         from accord.core.audit import install_audit
 
-        install_access(self.sessions)
+        install_access()
         install_audit(self.sessions)
 
     @contextmanager
