@@ -5,6 +5,17 @@ field names the table, the record, the old and new value (JSON text), who did it
 (``session.info["actor"]``), when, and the request or job (``session.info["context"]``).
 Fields named in ``__audit_exclude__``, and fields whose name says they hold a secret, are
 recorded as changed with ``"***"`` instead of their values.
+
+Two paths are recorded, in the transaction of the change: objects flushed by the session,
+and UPDATE and DELETE statements run through ``Session.execute()`` (``update(Partner)
+.where(...).values(...)``, bulk UPDATE by primary key, ``delete(Partner).where(...)``). For
+a statement, the rows it will touch are read first (and locked on PostgreSQL), then read
+again by key once it ran, and the difference is recorded.
+
+Not seen: plain Core statements run on ``session.connection()`` or on an engine (left to
+the kernel's bookkeeping and migrations), and rows the database changes by itself through
+``ON DELETE CASCADE`` or ``SET NULL`` foreign keys: a bulk delete of partners records the
+partners, not their addresses; delete those first, or through the session's objects.
 """
 
 from __future__ import annotations
@@ -13,20 +24,29 @@ import datetime as dt
 import decimal
 import enum
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
+    Column,
+    ColumnElement,
+    Connection,
+    CursorResult,
+    Delete,
     Index,
     Integer,
+    Result,
+    Select,
     String,
     Table,
     Text,
+    Update,
     event,
     insert,
     inspect,
     select,
+    tuple_,
 )
 from sqlalchemy.orm import Mapped, Mapper, ORMExecuteState, Session, mapped_column, sessionmaker
 
@@ -41,10 +61,22 @@ _SECRET_WORDS = ("password", "secret", "token")
 # The kernel's own bookkeeping (outbox, job queue) changes constantly and is no business
 # record; these tables stay unaudited even if their models do not say so.
 _BOOKKEEPING_TABLES = frozenset({"core_audit", "core_outbox", "core_job", "alembic_version"})
+# Records read per query when looking rows up by key: well below every driver's limit on
+# bound parameters.
+_KEYS_PER_QUERY = 500
+
+Change = tuple[str, str, str, str | None, str | None]
+"""One entry to write: action, record id, field, old value, new value."""
+Key = tuple[Any, ...]
+Values = tuple[Any, ...]
 
 
 class AuditLogImmutableError(AccordError):
     """Something tried to change or remove an audit entry."""
+
+
+class UnauditableChangeError(AccordError):
+    """A statement would change records in a way the audit log cannot record."""
 
 
 class AuditEntry(Base):
@@ -99,10 +131,16 @@ def history(session: Session, model: str, record_id: str) -> Sequence[AuditEntry
 
 
 def install_audit(sessions: sessionmaker[Session]) -> None:
-    """Audit every session ``sessions`` makes, and refuse changes to the audit log."""
+    """Audit every session ``sessions`` makes, and refuse changes to the audit log.
+
+    Install it after the access checks: a bulk statement is recorded as they narrowed it.
+    """
     event.listen(sessions, "before_flush", _refuse_changed_entries)
     event.listen(sessions, "after_flush", _write_entries)
-    event.listen(sessions, "do_orm_execute", _refuse_bulk_changes)
+    event.listen(sessions, "do_orm_execute", _audit_statement)
+
+
+# --- the audit log itself -------------------------------------------------------------------
 
 
 def _refuse_changed_entries(session: Session, flush_context: Any, instances: Any) -> None:
@@ -118,25 +156,40 @@ def _refuse_changed_entries(session: Session, flush_context: Any, instances: Any
             )
 
 
-def _refuse_bulk_changes(state: ORMExecuteState) -> None:
-    if not (state.is_update or state.is_delete):
-        return
-    table = getattr(state.statement, "table", None)
-    if getattr(table, "name", None) == AuditEntry.__tablename__:
-        verb = "updated" if state.is_update else "deleted"
-        raise AuditLogImmutableError(
-            f"table {AuditEntry.__tablename__!r}: the audit log is append-only; "
-            f"its rows cannot be {verb}"
-        )
+def _insert(session: Session, model: str, changes: Iterable[Change]) -> None:
+    actor = str(session.info.get("actor") or UNKNOWN_ACTOR)
+    context = str(session.info.get("context") or "")
+    at = utcnow()
+    rows = [
+        {
+            "model": model,
+            "record_id": record_id,
+            "field": field,
+            "old_value": old,
+            "new_value": new,
+            "action": action,
+            "actor": actor,
+            "at": at,
+            "context": context,
+        }
+        for action, record_id, field, old, new in changes
+    ]
+    if rows:
+        session.connection().execute(insert(cast(Table, AuditEntry.__table__)), rows)
+
+
+def _is_secret(model: type[Any], field: str) -> bool:
+    masked = getattr(model, "__audit_exclude__", ())
+    return field in masked or any(word in field for word in _SECRET_WORDS)
+
+
+# --- flushed objects ------------------------------------------------------------------------
 
 
 def _write_entries(session: Session, flush_context: Any) -> None:
     # After the flush the new records have their keys, and until the flush ends the
     # attribute history still holds the old values.
-    actor = str(session.info.get("actor") or UNKNOWN_ACTOR)
-    context = str(session.info.get("context") or "")
-    at = utcnow()
-    rows: list[dict[str, Any]] = []
+    by_model: dict[str, list[Change]] = {}
     for action, objects in (
         ("create", session.new),
         ("update", session.dirty),
@@ -145,35 +198,23 @@ def _write_entries(session: Session, flush_context: Any) -> None:
         for obj in objects:
             if not is_audited(type(obj)):
                 continue
-            model, record_id = _table_name(obj), _record_id(obj)
-            rows.extend(
-                {
-                    "model": model,
-                    "record_id": record_id,
-                    "field": field,
-                    "old_value": old,
-                    "new_value": new,
-                    "action": action,
-                    "actor": actor,
-                    "at": at,
-                    "context": context,
-                }
-                for field, old, new in _changes(obj, action)
+            record_id = _record_id(obj)
+            by_model.setdefault(_table_name(obj), []).extend(
+                (action, record_id, field, old, new) for field, old, new in _changes(obj, action)
             )
-    if rows:
-        session.connection().execute(insert(cast(Table, AuditEntry.__table__)), rows)
+    for model, changes in by_model.items():
+        _insert(session, model, changes)
 
 
 def _changes(obj: Any, action: str) -> list[tuple[str, str | None, str | None]]:
     state = inspect(obj)
     mapper: Mapper[Any] = state.mapper
-    masked = set(getattr(type(obj), "__audit_exclude__", ()))
     changes: list[tuple[str, str | None, str | None]] = []
     for attribute in mapper.column_attrs:
         field = attribute.key
         if field in _NOT_AUDITED_FIELDS:
             continue
-        secret = field in masked or any(word in field for word in _SECRET_WORDS)
+        secret = _is_secret(type(obj), field)
         if action == "update":
             found = state.attrs[field].history
             if not found.has_changes():
@@ -199,7 +240,192 @@ def _table_name(obj: Any) -> str:
 
 def _record_id(obj: Any) -> str:
     key = inspect(obj).mapper.primary_key_from_instance(obj)
+    return _shown_key(key)
+
+
+def _shown_key(key: Iterable[Any]) -> str:
     return ",".join(str(part) for part in key)
+
+
+# --- UPDATE and DELETE statements -----------------------------------------------------------
+
+
+def _audit_statement(state: ORMExecuteState) -> Result[Any] | None:
+    """Run an UPDATE or DELETE of an audited model between two reads of the rows it
+    touches, and record the difference; refuse one on the audit log."""
+    if not (state.is_update or state.is_delete):
+        return None
+    statement = cast(Update | Delete, state.statement)
+    table = statement.table
+    name = str(getattr(table, "name", ""))
+    verb = "updated" if state.is_update else "deleted"
+    if name == AuditEntry.__tablename__:
+        raise AuditLogImmutableError(
+            f"table {name!r}: the audit log is append-only; its rows cannot be {verb}"
+        )
+    mapper = state.bind_mapper or _mapper_of(table)
+    if mapper is None or not is_audited(mapper.class_):
+        return None
+    session = state.session
+    if (
+        state.is_orm_statement
+        and session.autoflush
+        and state.execution_options.get("autoflush", True)
+    ):
+        # The statement would flush pending changes before it runs; the rows read here
+        # must be the ones it sees.
+        session.flush()
+    fields = _fields(mapper)
+    query = select(*mapper.primary_key, *(column for _, column in fields)).with_for_update(
+        of=mapper.local_table
+    )
+    connection = session.connection()
+    if state.is_executemany:
+        keys = _keys_of_parameter_sets(state, mapper, name, verb)
+        before = _read_by_keys(connection, query, mapper, keys)
+    else:
+        matching = query if statement.whereclause is None else query.where(statement.whereclause)
+        parameters = cast(Mapping[str, Any], state.parameters or {})
+        before = _rows(connection.execute(matching, parameters), mapper)
+    result = state.invoke_statement()
+    if state.is_delete:
+        after: dict[Key, Values] = {}
+    else:
+        after = _read_by_keys(connection, query, mapper, list(before))
+    _check_all_seen(session, result, name, before, after, state)
+    changes = _differences(mapper, fields, before, after, state.is_update)
+    _insert(session, name, changes)
+    return result
+
+
+def _mapper_of(table: Any) -> Mapper[Any] | None:
+    """The mapper of a plain Table statement passed to ``Session.execute()``."""
+    for mapper in Base.registry.mappers:
+        if mapper.local_table is table and (
+            mapper.inherits is None or mapper.inherits.local_table is not table
+        ):
+            return mapper
+    return None
+
+
+def _fields(mapper: Mapper[Any]) -> list[tuple[str, Column[Any]]]:
+    fields = []
+    for attribute in mapper.column_attrs:
+        column = attribute.columns[0]
+        if attribute.key not in _NOT_AUDITED_FIELDS and isinstance(column, Column):
+            fields.append((attribute.key, column))
+    return fields
+
+
+def _keys_of_parameter_sets(
+    state: ORMExecuteState, mapper: Mapper[Any], table: str, verb: str
+) -> list[Key]:
+    """For a bulk UPDATE by primary key: the key of each parameter set."""
+    if not (state.is_orm_statement and state.is_update):
+        raise UnauditableChangeError(
+            f"table {table!r}: rows {verb} by a statement with several parameter sets "
+            f"cannot be audited; use update({mapper.class_.__name__}) with one dictionary "
+            "per record that names its primary key, or change the records one by one"
+        )
+    names = [mapper.get_property_by_column(column).key for column in mapper.primary_key]
+    keys = []
+    for number, parameters in enumerate(cast(list[Mapping[str, Any]], state.parameters), 1):
+        missing = [name for name in names if name not in parameters]
+        if missing:
+            raise UnauditableChangeError(
+                f"bulk UPDATE of {table!r}: parameter set {number} has no "
+                f"{', '.join(map(repr, missing))}; each record must be named by its "
+                "primary key"
+            )
+        keys.append(tuple(parameters[name] for name in names))
+    return keys
+
+
+def _read_by_keys(
+    connection: Connection, query: Select[Any], mapper: Mapper[Any], keys: Sequence[Key]
+) -> dict[Key, Values]:
+    columns = list(mapper.primary_key)
+    found: dict[Key, Values] = {}
+    for start in range(0, len(keys), _KEYS_PER_QUERY):
+        chunk = keys[start : start + _KEYS_PER_QUERY]
+        wanted: ColumnElement[bool] = (
+            columns[0].in_([key[0] for key in chunk])
+            if len(columns) == 1
+            else tuple_(*columns).in_(chunk)
+        )
+        found.update(_rows(connection.execute(query.where(wanted)), mapper))
+    return found
+
+
+def _rows(result: Result[Any], mapper: Mapper[Any]) -> dict[Key, Values]:
+    # A join in the statement's WHERE may yield a record more than once.
+    width = len(mapper.primary_key)
+    return {tuple(row[:width]): tuple(row[width:]) for row in result}
+
+
+def _check_all_seen(
+    session: Session,
+    result: Result[Any],
+    table: str,
+    before: Mapping[Key, Values],
+    after: Mapping[Key, Values],
+    state: ORMExecuteState,
+) -> None:
+    """Refuse, and roll back, a statement that changed rows the reads did not see: one
+    that changed primary keys, or (PostgreSQL, READ COMMITTED) rows another transaction
+    made match its WHERE between the read and the statement."""
+    is_update = state.is_update
+    gone = [key for key in before if key not in after] if is_update else []
+    touched = -1
+    # Only a WHERE can match rows unseen: a bulk UPDATE by primary key names its rows (and
+    # may name one twice). SQLite, whose rowcount is unreliable with RETURNING, runs one
+    # writer at a time.
+    if (
+        not state.is_executemany
+        and isinstance(result, CursorResult)
+        and getattr(result.dialect, "supports_sane_rowcount_returning", False)
+    ):
+        touched = result.rowcount
+    if not gone and touched <= len(before):
+        return
+    result.close()
+    session.rollback()
+    if gone:
+        raise UnauditableChangeError(
+            f"bulk UPDATE of {table!r} changed the primary key of record "
+            f"#{_shown_key(gone[0])}; the audit log follows a record by its key: change "
+            "keys one record at a time through the ORM; the transaction was rolled back"
+        )
+    raise UnauditableChangeError(
+        f"bulk {'UPDATE' if is_update else 'DELETE'} of {table!r} touched {touched} rows, "
+        f"{len(before)} of them were read before: another transaction changed rows "
+        "meanwhile; the transaction was rolled back, run it again"
+    )
+
+
+def _differences(
+    mapper: Mapper[Any],
+    fields: Sequence[tuple[str, Column[Any]]],
+    before: Mapping[Key, Values],
+    after: Mapping[Key, Values],
+    is_update: bool,
+) -> list[Change]:
+    model = mapper.class_
+    names = [field for field, _ in fields]
+    changes: list[Change] = []
+    for key, old_values in before.items():
+        record_id = _shown_key(key)
+        if is_update:
+            for field, old, new in zip(names, old_values, after[key], strict=True):
+                if old != new:
+                    shown = (MASK, MASK) if _is_secret(model, field) else (_json(old), _json(new))
+                    changes.append(("update", record_id, field, *shown))
+        else:
+            for field, old in zip(names, old_values, strict=True):
+                if old is not None:
+                    shown_old = MASK if _is_secret(model, field) else _json(old)
+                    changes.append(("delete", record_id, field, shown_old, None))
+    return changes
 
 
 def _json(value: Any) -> str:
