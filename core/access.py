@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, cast, get_args
 from sqlalchemy import ColumnElement, Select, and_, event, false, inspect, or_, select
 from sqlalchemy.orm import Mapper, ORMExecuteState, Session, with_loader_criteria
 from sqlalchemy.orm.interfaces import ORMOption
+from sqlalchemy.sql.util import find_tables
 
 from accord.core.contributions import AccessRule, Operation, Scope
 from accord.core.contributions import Role as RoleSpec
@@ -474,10 +475,13 @@ def _is_system(principal: Principal | None) -> bool:
 
 
 def _filter_statement(state: ORMExecuteState) -> None:
-    if not state.is_orm_statement or state.is_column_load:
+    if state.is_column_load:
         return
     principal = principal_of(state.session)
     if principal is not None and principal.is_system:
+        return
+    if not state.is_orm_statement:
+        _refuse_core_statement(state, principal)
         return
     if state.is_select:
         if principal is None:
@@ -513,6 +517,21 @@ def _filter_statement(state: ORMExecuteState) -> None:
             "it may create; add the rows one by one"
         )
     state.statement = state.statement.where(condition)  # type: ignore[attr-defined]
+
+
+def _refuse_core_statement(state: ORMExecuteState, principal: Principal | None) -> None:
+    """A Core statement on a business table (``select(Partner.__table__)``) names no entity
+    the rules can filter, so only the system principal may run one. Raw ``text()`` SQL
+    names no table at all: it is the kernel's and the migrations' tool, never a view's."""
+    tables = {str(table.name) for table in find_tables(state.statement, include_crud=True)}
+    for mapper in protected_mappers():
+        if mapper.local_table.name in tables:  # type: ignore[attr-defined]
+            who = principal if principal is not None else "a session without a principal"
+            raise AccessDeniedError(
+                f"{who} may not run a Core statement on {mapper.class_.__tablename__}: "
+                f"access rules apply to ORM statements (select({mapper.class_.__name__}), "
+                f"update({mapper.class_.__name__})); Core is for the system principal"
+            )
 
 
 _PENDING = "access_pending_checks"

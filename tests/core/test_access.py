@@ -268,6 +268,27 @@ def test_a_session_without_a_principal_reads_and_writes_nothing(
         session.execute(update(Partner).values(phone="1"))
 
 
+@pytest.mark.parametrize(
+    "statement",
+    [
+        select(Partner.__table__),
+        update(Partner.__table__).values(phone="1"),
+        delete(Address.__table__),
+    ],
+    ids=["select", "update", "delete"],
+)
+def test_core_statements_on_business_tables_are_for_the_system_only(
+    network: Network, acting: Any, accord_db: Database, statement: Any
+) -> None:
+    with (
+        pytest.raises(AccessDeniedError, match="may not run a Core statement on core_"),
+        acting(network.users["ada"]) as session,  # even the administrator: rules need the ORM
+    ):
+        session.execute(statement)
+    with accord_db.session(SYSTEM) as session:
+        assert len(session.execute(select(Partner.__table__)).all()) == len(ALL)
+
+
 # --- accord.toml changes the table ----------------------------------------------------------
 
 
