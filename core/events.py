@@ -7,9 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, Index, String, Text, select, update
+from sqlalchemy import Index, Row, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from accord.core.access import Principal
@@ -19,6 +19,9 @@ from accord.core.db import Base, Database, created_at, intpk, str_enum, utcnow
 SYSTEM = Principal.system("dispatch")
 DEFAULT_MAX_ATTEMPTS = 5
 """Attempts of a subscriber's delivery, and of a job enqueued without its own limit."""
+DISPATCH_BATCH = 100
+"""Events turned into deliveries per transaction: one commit for many events, and a batch
+small enough that a concurrent dispatcher finds the next one."""
 
 
 class JobState(enum.StrEnum):
@@ -116,9 +119,23 @@ def insert_job(
     run_after: dt.datetime | None = None,
 ) -> bool:
     """Add a job unless one with ``key`` exists (also against a concurrent transaction)."""
-    from sqlalchemy.dialects import postgresql, sqlite
+    values = job_values(kind, target, payload, key, max_attempts, run_after)
+    statement = _insert_new_jobs(session).values(**values).returning(Job.id)
+    session.flush()
+    return session.connection().execute(statement).first() is not None
 
-    values = {
+
+def job_values(
+    kind: JobKind,
+    target: str,
+    payload: str,
+    key: str,
+    max_attempts: int | None = None,
+    run_after: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """The columns of a new pending job, for ``insert_job`` and the batches of dispatch."""
+    now = utcnow()
+    return {
         "kind": kind,
         "target": target,
         "payload": payload,
@@ -126,61 +143,85 @@ def insert_job(
         "state": JobState.PENDING,
         "attempts": 0,
         "max_attempts": max_attempts,
-        "run_after": run_after or utcnow(),
-        "created_at": utcnow(),
+        "run_after": run_after or now,
+        "created_at": now,
     }
+
+
+def _insert_new_jobs(session: Session) -> Any:
+    """An INSERT into the job table that skips a row whose idempotency key exists."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
     # Both dialects spell "skip a duplicate key" the same way, on their own Insert class.
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = (
-        insert(Job)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(Job.id)
-    )
-    session.flush()
-    return session.connection().execute(statement).first() is not None
+    return insert(Job).on_conflict_do_nothing(index_elements=["idempotency_key"])
 
 
-def dispatch(db: Database, subscribers: list[EventSubscriber], limit: int = 100) -> int:
-    """Turn undispatched outbox rows into deliveries, each row in one transaction with its
-    deliveries; running it twice, or in two processes at once, delivers each event once.
-    Returns the number of events dispatched."""
+def dispatch(
+    db: Database,
+    subscribers: list[EventSubscriber],
+    limit: int = 1000,
+    batch_size: int = DISPATCH_BATCH,
+) -> int:
+    """Turn undispatched outbox rows into deliveries, ``batch_size`` events per transaction
+    together with their deliveries, until none is left (or ``limit``); running it twice, or
+    in two processes at once, delivers each event once. Returns the number of events
+    dispatched."""
     by_event: dict[str, list[EventSubscriber]] = {}
     for subscriber in subscribers:
         by_event.setdefault(subscriber.event, []).append(subscriber)
-    with db.session(SYSTEM) as session:
-        ids = session.scalars(
-            select(OutboxEvent.id)
-            .where(OutboxEvent.dispatched_at.is_(None))
-            .order_by(OutboxEvent.id)
-            .limit(limit)
-        ).all()
     dispatched = 0
-    for event_id in ids:
+    while dispatched < limit:
+        wanted = min(batch_size, limit - dispatched)
         with db.session(SYSTEM) as session:
-            claimed = cast(
-                CursorResult[Any],
-                session.execute(
-                    update(OutboxEvent)
-                    .where(OutboxEvent.id == event_id, OutboxEvent.dispatched_at.is_(None))
-                    .values(dispatched_at=utcnow())
-                ),
-            )
-            if claimed.rowcount != 1:
-                continue  # another dispatcher took it
-            event = session.get_one(OutboxEvent, event_id)
-            prefix = event.key or str(event.id)
-            for subscriber in by_event.get(event.name, []):
-                insert_job(
-                    session,
-                    kind=JobKind.SUBSCRIBER,
-                    target=subscriber.name,
-                    payload=event.payload,
-                    key=f"{prefix}:{subscriber.name}",
-                    max_attempts=DEFAULT_MAX_ATTEMPTS,
-                )
-            dispatched += 1
+            events = _take_events(session, wanted)
+            # Keyed by idempotency key: the same fact emitted twice in one batch (a webhook
+            # received twice) is one delivery, as it is across batches.
+            deliveries: dict[str, dict[str, Any]] = {}
+            for event in events:
+                prefix = event.key or str(event.id)
+                for subscriber in by_event.get(event.name, []):
+                    key = f"{prefix}:{subscriber.name}"
+                    deliveries.setdefault(
+                        key,
+                        job_values(
+                            JobKind.SUBSCRIBER,
+                            subscriber.name,
+                            event.payload,
+                            key,
+                            max_attempts=DEFAULT_MAX_ATTEMPTS,
+                        ),
+                    )
+            if deliveries:
+                session.connection().execute(_insert_new_jobs(session), list(deliveries.values()))
+        dispatched += len(events)
+        if len(events) < wanted:
+            break
     return dispatched
+
+
+def _take_events(session: Session, count: int) -> list[Row[int, str, str, str | None]]:
+    """Mark up to ``count`` undispatched events dispatched and return them, oldest first.
+
+    One conditional UPDATE does both, so two dispatchers never take the same event: on
+    PostgreSQL the candidates are locked and another dispatcher skips them (and re-checks
+    ``dispatched_at`` on any row it waited for); on SQLite the statement runs under the
+    single writer lock and sees the other dispatcher's committed marks."""
+    candidates = (
+        select(OutboxEvent.id)
+        .where(OutboxEvent.dispatched_at.is_(None))
+        .order_by(OutboxEvent.id)
+        .limit(count)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    statement = (
+        update(OutboxEvent)
+        .where(OutboxEvent.id.in_(candidates), OutboxEvent.dispatched_at.is_(None))
+        .values(dispatched_at=utcnow())
+        .returning(OutboxEvent.id, OutboxEvent.name, OutboxEvent.payload, OutboxEvent.key)
+    )
+    return sorted(session.connection().execute(statement).all(), key=lambda event: event.id)
 
 
 def _unique() -> str:

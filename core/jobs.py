@@ -3,7 +3,8 @@ with exponential backoff, and keeps what keeps failing as dead for `accord jobs 
 
 A job's own work and the row that marks it done commit in one transaction, and that row is
 only written while this worker still holds the job's lease: a worker killed mid-job leaves
-nothing of it, and once the lease expires another worker runs it again, exactly once.
+nothing of it, and once the lease expires another worker runs it again, exactly once. A live
+worker renews the leases of the jobs it holds, so a long job is not taken over.
 """
 
 from __future__ import annotations
@@ -14,19 +15,29 @@ import logging
 import os
 import socket
 import threading
+import time
 import traceback
 import uuid
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy import CursorResult, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from accord.core.access import Principal
 from accord.core.contributions import Event, EventSubscriber, JobType, Schedule
 from accord.core.db import Database, utcnow
 from accord.core.errors import PluginError
-from accord.core.events import DEFAULT_MAX_ATTEMPTS, Job, JobKind, JobState, dispatch, insert_job
+from accord.core.events import (
+    DEFAULT_MAX_ATTEMPTS,
+    Job,
+    JobKind,
+    JobState,
+    OutboxEvent,
+    dispatch,
+    insert_job,
+)
 from accord.core.runtime import Runtime
 
 SYSTEM = Principal.system("jobs")
@@ -34,13 +45,15 @@ SYSTEM = Principal.system("jobs")
 
 log = logging.getLogger("accord.jobs")
 
-LEASE_SECONDS = 300.0
-"""How long a claimed job is reserved for its worker; after that a crash is assumed."""
-POLL_SECONDS = 1.0
-BACKOFF_SECONDS = 10.0
-"""The first retry waits this long, each next one twice as long..."""
-BACKOFF_CAP_SECONDS = 3600.0
-"""...up to this."""
+CLAIM_BATCH = 10
+"""Due jobs claimed per transaction; those waiting behind a running job keep their lease."""
+BATCH_SECONDS = 1.0
+"""Once a batch has been held this long, its jobs not started yet go back to the queue, so
+that another worker runs them rather than waiting behind a slow job."""
+PURGE_EVERY_SECONDS = 3600.0
+"""How often a runner deletes old done jobs and dispatched events."""
+PURGE_BATCH = 1000
+"""Rows deleted per transaction by a purge, so it never holds a long lock."""
 DELIVERY_KEY = "accord.delivery_key"
 
 
@@ -115,63 +128,262 @@ def _due(now: dt.datetime) -> Any:
 def claim(
     db: Database,
     worker_id: str,
-    lease_seconds: float = LEASE_SECONDS,
+    lease_seconds: float,
     now: dt.datetime | None = None,
-) -> Claimed | None:
-    """Take one due job (or one whose worker's lease ran out) for ``worker_id``, atomically:
-    two workers never hold the same job. Counts the attempt."""
+    limit: int = CLAIM_BATCH,
+) -> list[Claimed]:
+    """Take up to ``limit`` due jobs (or jobs whose worker's lease ran out) for
+    ``worker_id`` in one transaction, oldest due first: two workers never hold the same
+    job. Counts each job's attempt.
+
+    One conditional UPDATE picks and marks them: on PostgreSQL another worker skips the rows
+    this one locked, on SQLite it waits for the single writer lock and then sees them taken;
+    either way the due condition is checked again on the row being marked."""
     now = now or utcnow()
+    candidates = select(Job.id).where(_due(now)).order_by(Job.run_after, Job.id).limit(limit)
     with db.session(SYSTEM) as session:
-        query = select(Job.id).where(_due(now)).order_by(Job.run_after, Job.id).limit(10)
         if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        for job_id in session.scalars(query).all():
-            # The condition is checked again by the UPDATE itself, so a worker that read the
-            # same candidate first wins and this one moves on.
-            taken = cast(
-                CursorResult[Any],
-                session.execute(
-                    update(Job)
-                    .where(Job.id == job_id, _due(now))
-                    .values(
-                        state=JobState.RUNNING,
-                        locked_by=worker_id,
-                        locked_until=now + dt.timedelta(seconds=lease_seconds),
-                        attempts=Job.attempts + 1,
-                    )
-                ),
+            candidates = candidates.with_for_update(skip_locked=True)
+        statement = (
+            update(Job)
+            .where(Job.id.in_(candidates), _due(now))
+            .values(
+                state=JobState.RUNNING,
+                locked_by=worker_id,
+                locked_until=now + dt.timedelta(seconds=lease_seconds),
+                attempts=Job.attempts + 1,
             )
-            if taken.rowcount == 1:
-                job = session.get_one(Job, job_id)
-                session.refresh(job)
-                return Claimed(
-                    id=job.id,
-                    kind=job.kind,
-                    target=job.target,
-                    payload=json.loads(job.payload),
-                    key=job.idempotency_key,
-                    attempts=job.attempts,
-                    max_attempts=job.max_attempts,
+            .returning(
+                Job.id,
+                Job.kind,
+                Job.target,
+                Job.payload,
+                Job.idempotency_key,
+                Job.attempts,
+                Job.max_attempts,
+                Job.run_after,
+            )
+        )
+        rows = session.connection().execute(statement).all()
+    return [
+        Claimed(
+            id=row.id,
+            kind=row.kind,
+            target=row.target,
+            payload=json.loads(row.payload),
+            key=row.idempotency_key,
+            attempts=row.attempts,
+            max_attempts=row.max_attempts,
+        )
+        for row in sorted(rows, key=lambda row: (row.run_after, row.id))
+    ]
+
+
+def purge(
+    db: Database,
+    older_than: dt.timedelta,
+    *,
+    now: dt.datetime | None = None,
+    batch_size: int = PURGE_BATCH,
+) -> tuple[int, int]:
+    """Delete done jobs that finished, and outbox events dispatched, more than
+    ``older_than`` ago, ``batch_size`` rows per transaction. Dead jobs stay until someone
+    retries them. Returns the numbers of jobs and of events deleted."""
+    cutoff = (now or utcnow()) - older_than
+    # A done job was due before it finished: the run_after condition changes no answer and
+    # lets the (state, run_after) index find the rows.
+    jobs = _delete_in_batches(
+        db,
+        Job,
+        and_(Job.state == JobState.DONE, Job.finished_at < cutoff, Job.run_after < cutoff),
+        batch_size,
+    )
+    events = _delete_in_batches(db, OutboxEvent, OutboxEvent.dispatched_at < cutoff, batch_size)
+    return jobs, events
+
+
+def _delete_in_batches(
+    db: Database, model: type[Job] | type[OutboxEvent], condition: Any, batch_size: int
+) -> int:
+    deleted = 0
+    while True:
+        with db.session(SYSTEM) as session:
+            # The newest row stays: SQLite numbers a new row after the largest id present,
+            # and an event id reused after a purge would collide with the delivery keys
+            # ("<event id>:<subscriber>") of its namesake's dead jobs.
+            newest = select(func.max(model.id)).scalar_subquery()
+            chosen = (
+                select(model.id)
+                .where(condition, model.id < newest)
+                .order_by(model.id)
+                .limit(batch_size)
+            )
+            result = session.connection().execute(delete(model).where(model.id.in_(chosen)))
+        deleted += result.rowcount
+        if result.rowcount < batch_size:
+            return deleted
+
+
+def release(db: Database, worker_id: str, jobs: list[Claimed]) -> None:
+    """Give jobs that ``worker_id`` claimed but did not start back to the queue, their
+    attempt uncounted."""
+    with db.session(SYSTEM) as session:
+        session.connection().execute(
+            update(Job)
+            .where(
+                Job.id.in_([claimed.id for claimed in jobs]),
+                Job.state == JobState.RUNNING,
+                Job.locked_by == worker_id,
+            )
+            .values(
+                state=JobState.PENDING,
+                locked_by=None,
+                locked_until=None,
+                attempts=Job.attempts - 1,
+            )
+        )
+
+
+class LeaseKeeper:
+    """The jobs a runner holds: the one running and the ones claimed with it, waiting their
+    turn. A thread of its own renews their leases every third of the lease, so a long job
+    stays with its worker (when the worker dies the renewals stop, and its jobs are taken
+    over once their lease ends), and gives the waiting ones back to the queue once they
+    have waited ``BATCH_SECONDS``, so that another worker runs them."""
+
+    def __init__(self, db: Database, worker_id: str, lease_seconds: float) -> None:
+        self.db = db
+        self.worker_id = worker_id
+        self.lease_seconds = lease_seconds
+        self._waiting: list[Claimed] = []
+        self._running: Claimed | None = None
+        self._claimed_at = 0.0
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, batch: list[Claimed]) -> None:
+        """Keep the leases of a batch just claimed; ``next`` hands its jobs out in order."""
+        with self._lock:
+            self._waiting.extend(batch)
+            self._claimed_at = time.monotonic()
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._beat, name=f"accord-lease-{self.worker_id}", daemon=True
+            )
+            self._thread.start()
+
+    def next(self) -> Claimed | None:
+        """The next job to run, None when none is held (any more)."""
+        with self._lock:
+            self._running = self._waiting.pop(0) if self._waiting else None
+            return self._running
+
+    def give_back(self) -> None:
+        """Return the jobs still waiting to the queue (stopping, overdue, or an error)."""
+        with self._lock:
+            jobs, self._waiting = self._waiting, []
+        if not jobs:
+            return
+        try:
+            release(self.db, self.worker_id, jobs)
+        except SQLAlchemyError as error:
+            # They are no longer held, so their lease runs out and another worker runs them.
+            log.warning(
+                "worker %s: cannot give back %d job(s): %s", self.worker_id, len(jobs), error
+            )
+
+    def renew(self) -> int:
+        """Extend the lease of every job held that this worker still holds; returns how
+        many."""
+        with self._lock:
+            held = [claimed.id for claimed in self._waiting]
+            if self._running is not None:
+                held.append(self._running.id)
+        if not held:
+            return 0
+        try:
+            with self.db.session(SYSTEM) as session:
+                result = session.connection().execute(
+                    update(Job)
+                    .where(
+                        Job.id.in_(held),
+                        Job.state == JobState.RUNNING,
+                        Job.locked_by == self.worker_id,
+                    )
+                    .values(locked_until=utcnow() + dt.timedelta(seconds=self.lease_seconds))
                 )
-    return None
+        except SQLAlchemyError as error:
+            # On SQLite a job that has written holds the one write lock until it commits:
+            # the renewal waits out busy_timeout, and no other worker can take a job over
+            # meanwhile either. The next beat tries again.
+            log.info("worker %s: cannot renew leases now: %s", self.worker_id, error)
+            return 0
+        renewed: int = result.rowcount
+        return renewed
+
+    def close(self) -> None:
+        """Give back what still waits and stop renewing."""
+        self.give_back()
+        self._closed.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _beat(self) -> None:
+        renewed_at = time.monotonic()
+        while not self._closed.wait(min(self.lease_seconds / 3, BATCH_SECONDS / 2)):
+            with self._lock:
+                overdue = bool(self._waiting) and (
+                    time.monotonic() - self._claimed_at > BATCH_SECONDS
+                )
+            if overdue:
+                self.give_back()
+            if time.monotonic() - renewed_at >= self.lease_seconds / 3:
+                self.renew()
+                renewed_at = time.monotonic()
 
 
 class JobRunner:
     """Runs the jobs of one configuration: the subscribers, job types and schedules its
-    plugins contribute."""
+    plugins contribute. Leases, retry waits and purges follow ``[jobs]`` in accord.toml;
+    the keyword arguments override them (tests, `accord worker --lease`)."""
 
     def __init__(
         self,
         runtime: Runtime,
         *,
         worker_id: str | None = None,
-        lease_seconds: float = LEASE_SECONDS,
-        backoff_seconds: float = BACKOFF_SECONDS,
+        lease_seconds: float | None = None,
+        backoff_seconds: float | None = None,
+        backoff_max_seconds: float | None = None,
+        keep_done_days: int | None = None,
     ) -> None:
+        settings = runtime.settings.jobs
         self.runtime = runtime
         self.worker_id = worker_id or new_worker_id()
-        self.lease_seconds = lease_seconds
-        self.backoff_seconds = backoff_seconds
+        self.lease_seconds = settings.lease_seconds if lease_seconds is None else lease_seconds
+        self.backoff_seconds = (
+            settings.backoff_seconds if backoff_seconds is None else backoff_seconds
+        )
+        self.backoff_max_seconds = (
+            settings.backoff_max_seconds if backoff_max_seconds is None else backoff_max_seconds
+        )
+        self.keep_done_days = settings.keep_done_days if keep_done_days is None else keep_done_days
+        self.next_purge = 0.0
+        """When (time.monotonic()) run_pending purges next; the first run purges."""
+        # Built once: it is the one statement every job runs.
+        self._mark_done = (
+            update(Job)
+            .where(Job.id == bindparam("job_id"), *self._held_by_me())
+            .values(
+                state=JobState.DONE,
+                finished_at=bindparam("finished_at", type_=Job.finished_at.type),
+                locked_by=None,
+                locked_until=None,
+                last_error=None,
+            )
+        )
         self.subscribers: dict[str, EventSubscriber] = {
             item.name: item for item in runtime.pm.collect("accord_event_subscribers")
         }
@@ -212,19 +424,50 @@ class JobRunner:
                 )
         return added
 
-    def run_pending(self, limit: int = 100, now: dt.datetime | None = None) -> int:
-        """Dispatch the outbox, start due schedules, then run due jobs until none is left
-        (or ``limit``). Returns the number of jobs run, failed ones included."""
+    def purge_if_due(self) -> tuple[int, int] | None:
+        """Purge old done jobs and dispatched events if the last purge was an hour ago;
+        returns what was deleted, None when it was not time. A failure only logs."""
+        if time.monotonic() < self.next_purge:
+            return None
+        self.next_purge = time.monotonic() + PURGE_EVERY_SECONDS
+        try:
+            return purge(self.db, dt.timedelta(days=self.keep_done_days))
+        except SQLAlchemyError:
+            log.exception("worker %s: cannot purge old jobs now", self.worker_id)
+            return None
+
+    def run_pending(
+        self,
+        limit: int = 100,
+        now: dt.datetime | None = None,
+        stop: threading.Event | None = None,
+    ) -> int:
+        """Dispatch the outbox, start due schedules, purge if due, then run due jobs until
+        none is left, ``limit`` ran, or ``stop`` is set. Returns the number of jobs run,
+        failed ones included."""
         self.dispatch()
         if self.schedules:
             self.tick_schedules(now)
+        self.purge_if_due()
+
+        def stopping() -> bool:
+            return stop is not None and stop.is_set()
+
         ran = 0
-        while ran < limit:
-            claimed = claim(self.db, self.worker_id, self.lease_seconds, now)
-            if claimed is None:
-                break
-            self.run(claimed, now)
-            ran += 1
+        leases = LeaseKeeper(self.db, self.worker_id, self.lease_seconds)
+        try:
+            while ran < limit and not stopping():
+                batch = claim(
+                    self.db, self.worker_id, self.lease_seconds, now, min(CLAIM_BATCH, limit - ran)
+                )
+                if not batch:
+                    break
+                leases.hold(batch)
+                while not stopping() and (claimed := leases.next()) is not None:
+                    self.run(claimed, now)
+                    ran += 1
+        finally:
+            leases.close()
         return ran
 
     def run(self, claimed: Claimed, now: dt.datetime | None = None) -> bool:
@@ -233,19 +476,8 @@ class JobRunner:
             with self.db.session(SYSTEM, context=f"job:{claimed.id}") as session:
                 session.info[DELIVERY_KEY] = claimed.key
                 self._call(session, claimed)
-                finished = cast(
-                    CursorResult[Any],
-                    session.execute(
-                        update(Job)
-                        .where(*self._still_mine(claimed))
-                        .values(
-                            state=JobState.DONE,
-                            finished_at=utcnow(),
-                            locked_by=None,
-                            locked_until=None,
-                            last_error=None,
-                        )
-                    ),
+                finished = session.connection().execute(
+                    self._mark_done, {"job_id": claimed.id, "finished_at": utcnow()}
                 )
                 if finished.rowcount != 1:
                     raise LeaseLostError(f"job {claimed.id}: lease lost to another worker")
@@ -269,12 +501,8 @@ class JobRunner:
             raise LookupError(f"no job type named {claimed.target!r} is enabled")
         job_type.run(session, claimed.payload)
 
-    def _still_mine(self, claimed: Claimed) -> tuple[Any, ...]:
-        return (
-            Job.id == claimed.id,
-            Job.state == JobState.RUNNING,
-            Job.locked_by == self.worker_id,
-        )
+    def _held_by_me(self) -> tuple[Any, ...]:
+        return (Job.state == JobState.RUNNING, Job.locked_by == self.worker_id)
 
     def _max_attempts(self, claimed: Claimed) -> int:
         if claimed.max_attempts is not None:
@@ -288,12 +516,14 @@ class JobRunner:
         if claimed.attempts >= self._max_attempts(claimed):
             values: dict[str, Any] = {"state": JobState.DEAD, "finished_at": now}
         else:
-            delay = min(BACKOFF_CAP_SECONDS, self.backoff_seconds * 2 ** (claimed.attempts - 1))
+            delay = min(
+                self.backoff_max_seconds, self.backoff_seconds * 2 ** (claimed.attempts - 1)
+            )
             values = {"state": JobState.PENDING, "run_after": now + dt.timedelta(seconds=delay)}
         with self.db.session(SYSTEM) as session:
-            session.execute(
+            session.connection().execute(
                 update(Job)
-                .where(*self._still_mine(claimed))
+                .where(Job.id == claimed.id, *self._held_by_me())
                 .values(locked_by=None, locked_until=None, last_error=message[:4000], **values)
             )
 
@@ -306,18 +536,21 @@ class Worker:
         self,
         runner: JobRunner,
         *,
-        poll_seconds: float = POLL_SECONDS,
+        poll_seconds: float | None = None,
         stop: threading.Event | None = None,
     ) -> None:
         self.runner = runner
-        self.poll_seconds = poll_seconds
+        self.poll_seconds = (
+            runner.runtime.settings.jobs.poll_seconds if poll_seconds is None else poll_seconds
+        )
         self.stop = stop or threading.Event()
+        self.thread: threading.Thread | None = None
 
     def run(self) -> None:
         log.info("worker %s started", self.runner.worker_id)
         while not self.stop.is_set():
             try:
-                ran = self.runner.run_pending()
+                ran = self.runner.run_pending(stop=self.stop)
             except Exception:
                 log.exception("worker %s: cannot run jobs now", self.runner.worker_id)
                 ran = 0
@@ -326,7 +559,29 @@ class Worker:
         log.info("worker %s stopped", self.runner.worker_id)
 
     def start_thread(self) -> threading.Thread:
-        """Run in a daemon thread of this process; set ``stop`` to end it."""
-        thread = threading.Thread(target=self.run, name="accord-jobs", daemon=True)
-        thread.start()
-        return thread
+        """Run in a daemon thread of this process; ``stop_thread`` ends it."""
+        self.thread = threading.Thread(target=self.run, name="accord-jobs", daemon=True)
+        self.thread.start()
+        return self.thread
+
+    def stop_thread(self, timeout: float | None = 30.0) -> bool:
+        """Stop the loop once the job it is running ends, and wait for that; the jobs it
+        claimed but did not start go back to the queue. Returns False when the running job
+        outlasts ``timeout`` (the daemon thread then dies with the process, and the job's
+        lease hands it to the next worker)."""
+        self.stop.set()
+        if self.thread is None:
+            return True
+        self.thread.join(timeout)
+        return not self.thread.is_alive()
+
+
+def start_in_process(runtime: Runtime) -> Worker | None:
+    """Start the embedded job runner in a thread of this process, when ``[jobs] in_process``
+    is on (the default): the web app calls it at start-up and ``worker.stop_thread()`` at
+    shutdown. Returns None when `accord worker` processes run the jobs instead."""
+    if not runtime.settings.jobs.in_process:
+        return None
+    worker = Worker(JobRunner(runtime))
+    worker.start_thread()
+    return worker

@@ -1,4 +1,5 @@
-"""`accord jobs ...` and `accord worker`: look at the job queue, retry dead jobs, run jobs."""
+"""`accord jobs ...` and `accord worker`: look at the job queue, retry dead jobs, purge old
+ones, run jobs."""
 
 from __future__ import annotations
 
@@ -77,29 +78,56 @@ def retry(runtime: Runtime, job_id: int) -> None:
     click.echo(f"job {job_id} will run again")
 
 
+@jobs.command()
+@click.option(
+    "--older-than-days",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Keep what finished within this many days (default: [jobs] keep_done_days).",
+)
+@pass_runtime
+def purge(runtime: Runtime, older_than_days: int | None) -> None:
+    """Delete done jobs and dispatched events that are older than the days to keep (the
+    runner does it once an hour too). Dead jobs stay until retried."""
+    import datetime as dt
+
+    from accord.core.jobs import purge as purge_old
+
+    days = runtime.settings.jobs.keep_done_days if older_than_days is None else older_than_days
+    jobs_deleted, events_deleted = purge_old(runtime.db, dt.timedelta(days=days))
+    click.echo(
+        f"purged {jobs_deleted} done job(s) and {events_deleted} dispatched event(s) "
+        f"older than {days} day(s)"
+    )
+
+
 @click.command()
 @click.option("--once", is_flag=True, help="Run what is due now, then exit.")
 @click.option(
-    "--poll", type=float, default=None, help="Seconds between looks at the queue (default 1)."
+    "--poll",
+    type=float,
+    default=None,
+    help="Seconds between looks at the queue (default: [jobs] poll_seconds).",
 )
 @click.option(
     "--lease",
     type=float,
     default=None,
-    help="Seconds a job is reserved for this worker before another may take it over.",
+    help="Seconds a job is reserved for this worker if it stops renewing it "
+    "(default: [jobs] lease_seconds).",
 )
 @pass_runtime
 def worker(runtime: Runtime, once: bool, poll: float | None, lease: float | None) -> None:
     """Run jobs in this process until stopped (Ctrl-C or SIGTERM finish the current job
     first)."""
-    from accord.core.jobs import LEASE_SECONDS, POLL_SECONDS, JobRunner, Worker
+    from accord.core.jobs import JobRunner, Worker
 
     runtime.db.check_connection()
-    runner = JobRunner(runtime, lease_seconds=lease if lease is not None else LEASE_SECONDS)
+    runner = JobRunner(runtime, lease_seconds=lease)
     if once:
         click.echo(f"ran {runner.run_pending()} job(s)")
         return
-    loop = Worker(runner, poll_seconds=poll if poll is not None else POLL_SECONDS)
+    loop = Worker(runner, poll_seconds=poll)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         loop.stop.set()

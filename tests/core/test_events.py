@@ -3,14 +3,21 @@ once, however often dispatch runs."""
 
 from __future__ import annotations
 
+import json
+import threading
+from pathlib import Path
+
 import pytest
 from sqlalchemy import func, select
 
 from accord.api import Activity, Partner, PartnerKind, emit, enqueue
+from accord.core.access import Principal
 from accord.core.db import Database
-from accord.core.events import Job, JobKind, JobState, OutboxEvent
+from accord.core.events import Job, JobKind, JobState, OutboxEvent, dispatch
 from accord.core.jobs import JobRunner
 from accord.core.runtime import Runtime
+
+TEST = Principal.system("test")
 
 # The dummy add-on and its dist-info become importable, as after `pip install`.
 pytestmark = pytest.mark.usefixtures("dummy_plugin_installed")
@@ -23,7 +30,7 @@ def accord_plugins() -> list[str]:
 
 def published(db: Database, note_id: int = 7, *, key: str | None = None) -> int:
     """Emits the dummy add-on's event in a committed transaction; returns the partner id."""
-    with db.session() as session:
+    with db.session(TEST) as session:
         partner = Partner(kind=PartnerKind.COMPANY, name="Acme Ltd")
         session.add(partner)
         session.flush()
@@ -33,7 +40,7 @@ def published(db: Database, note_id: int = 7, *, key: str | None = None) -> int:
 
 
 def notes_on_timeline(db: Database, partner_id: int) -> int:
-    with db.session() as session:
+    with db.session(TEST) as session:
         return (
             session.scalar(
                 select(func.count()).select_from(Activity).where(Activity.partner_id == partner_id)
@@ -44,14 +51,14 @@ def notes_on_timeline(db: Database, partner_id: int) -> int:
 
 def test_emit_in_a_rolled_back_transaction_leaves_no_event(accord_db: Database) -> None:
     def failing_change() -> None:
-        with accord_db.session() as session:
+        with accord_db.session(TEST) as session:
             emit(session, "dummy.note_published", {"note_id": 1})
             session.flush()
             raise RuntimeError("the change failed")
 
     with pytest.raises(RuntimeError):
         failing_change()
-    with accord_db.session() as session:
+    with accord_db.session(TEST) as session:
         assert session.scalar(select(func.count()).select_from(OutboxEvent)) == 0
 
 
@@ -63,7 +70,7 @@ def test_committed_event_reaches_the_subscriber_once_even_if_dispatched_twice(
     assert runner.dispatch() == 1
     assert runner.dispatch() == 0
     # A second dispatcher that saw the row before it was marked still adds no delivery.
-    with accord_db.session() as session:
+    with accord_db.session(TEST) as session:
         event = session.scalars(select(OutboxEvent)).one()
         event.dispatched_at = None
     assert runner.dispatch() == 1
@@ -71,7 +78,7 @@ def test_committed_event_reaches_the_subscriber_once_even_if_dispatched_twice(
     runner.run_pending()
     runner.run_pending()
     assert notes_on_timeline(accord_db, partner_id) == 1
-    with accord_db.session() as session:
+    with accord_db.session(TEST) as session:
         job = session.scalars(select(Job).where(Job.kind == JobKind.SUBSCRIBER)).one()
         assert (job.state, job.target, job.attempts) == (JobState.DONE, "dummy.note_on_timeline", 1)
         assert job.idempotency_key == f"{event.id}:dummy.note_on_timeline"
@@ -87,8 +94,40 @@ def test_the_same_key_emitted_twice_is_delivered_once(
 
 
 def test_enqueue_with_a_key_twice_adds_one_job(accord_db: Database) -> None:
-    with accord_db.session() as session:
+    with accord_db.session(TEST) as session:
         assert enqueue(session, "dummy.purge_drafts", {}, key="purge:today")
         assert not enqueue(session, "dummy.purge_drafts", {}, key="purge:today")
-    with accord_db.session() as session:
+    with accord_db.session(TEST) as session:
         assert session.scalar(select(func.count()).select_from(Job)) == 1
+
+
+def test_two_dispatchers_at_once_deliver_each_event_once(
+    accord_db: Database, accord_runtime: Runtime, accord_config: Path
+) -> None:
+    with accord_db.session(TEST) as session:
+        for note_id in range(250):
+            emit(session, "dummy.note_published", {"note_id": note_id})
+    runtimes = [Runtime(accord_config), Runtime(accord_config)]
+    subscribers = list(JobRunner(accord_runtime).subscribers.values())
+    together = threading.Barrier(2)
+    counts: list[int] = []
+
+    def dispatch_all(runtime: Runtime) -> None:
+        together.wait()
+        counts.append(dispatch(runtime.db, subscribers, batch_size=10))
+
+    threads = [threading.Thread(target=dispatch_all, args=(runtime,)) for runtime in runtimes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for runtime in runtimes:
+        runtime.close()
+    assert sum(counts) == 250
+    with accord_db.session(TEST) as session:
+        payloads = session.scalars(select(Job.payload).where(Job.kind == JobKind.SUBSCRIBER)).all()
+        undispatched = session.scalar(
+            select(func.count()).select_from(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None))
+        )
+    assert sorted(json.loads(payload)["note_id"] for payload in payloads) == list(range(250))
+    assert undispatched == 0

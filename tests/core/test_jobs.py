@@ -12,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,10 +21,13 @@ from click.testing import Result
 from sqlalchemy import func, select
 
 from accord.api import Activity, Partner, PartnerKind, enqueue
+from accord.core.access import Principal
 from accord.core.db import Database
 from accord.core.events import Job, JobState
-from accord.core.jobs import JobRunner, period_start
+from accord.core.jobs import JobRunner, claim, period_start, release
 from accord.core.runtime import Runtime
+
+TEST = Principal.system("test")
 
 HOOKS = """
 import os
@@ -49,6 +53,14 @@ def slow_note(session, payload):
         time.sleep(60)
 
 
+def sleep_once(session, payload):
+    flag = Path(payload["flag"])
+    if flag.exists():
+        flag.unlink()
+        Path(payload["started"]).write_text(str(os.getpid()))
+        time.sleep(payload["seconds"])
+
+
 def noop(session, payload):
     pass
 
@@ -57,6 +69,7 @@ def noop(session, payload):
 def accord_jobs():
     return [JobType("jobtest.flaky", run=flaky, max_attempts=3),
             JobType("jobtest.slow_note", run=slow_note),
+            JobType("jobtest.sleep_once", run=sleep_once),
             JobType("jobtest.noop", run=noop)]
 
 
@@ -97,14 +110,15 @@ def accord_plugins(jobtest_addon: Path) -> list[str]:
 
 
 def job(db: Database, job_id: int) -> Job:
-    with db.session() as session:
+    with db.session(TEST) as session:
         return session.get_one(Job, job_id)
 
 
 def enqueued(db: Database, name: str, payload: dict[str, object]) -> int:
-    with db.session() as session:
-        enqueue(session, name, payload)
-        return session.scalars(select(Job.id).where(Job.target == name)).one()
+    key = f"test:{uuid.uuid4().hex}"
+    with db.session(TEST) as session:
+        enqueue(session, name, payload, key=key)
+        return session.scalars(select(Job.id).where(Job.idempotency_key == key)).one()
 
 
 def test_failing_job_backs_off_then_dies_and_retry_runs_it_again(
@@ -175,7 +189,7 @@ def test_schedule_enqueues_once_per_period_when_two_workers_tick_together(
     # Later in the same hour: nothing new; the next hour: one more.
     assert runners[0].tick_schedules(now + dt.timedelta(minutes=20)) == 0
     assert runners[1].tick_schedules(now + dt.timedelta(minutes=40)) == 1
-    with accord_db.session() as session:
+    with accord_db.session(TEST) as session:
         keys = session.scalars(select(Job.idempotency_key).order_by(Job.id)).all()
     assert keys == [
         "schedule:jobtest.hourly:2026-11-23T10:00:00+00:00",
@@ -190,11 +204,11 @@ def test_period_start_is_the_last_fire_time() -> None:
     assert period_start("0 3 * * *", now) == dt.datetime(2026, 11, 23, 3, 0, tzinfo=dt.UTC)
 
 
-def start_worker(config: Path, site: Path) -> subprocess.Popen[bytes]:
+def start_worker(config: Path, site: Path, lease: float = 2) -> subprocess.Popen[bytes]:
     accord = Path(sys.executable).parent / "accord"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), *sys.path])}
     return subprocess.Popen(
-        [str(accord), "--config", str(config), "worker", "--poll", "0.1", "--lease", "2"],
+        [str(accord), "--config", str(config), "worker", "--poll", "0.1", "--lease", str(lease)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -214,7 +228,7 @@ def test_worker_killed_mid_job_runs_it_to_completion_once_after_restart(
 ) -> None:
     flag, started = tmp_path / "sleep-once", tmp_path / "started"
     flag.touch()
-    with accord_db.session() as session:
+    with accord_db.session(TEST) as session:
         partner = Partner(kind=PartnerKind.COMPANY, name="Acme Ltd")
         session.add(partner)
         session.flush()
@@ -248,7 +262,7 @@ def test_worker_killed_mid_job_runs_it_to_completion_once_after_restart(
         if second.poll() is None:
             second.kill()
 
-    with accord_db.session() as session:
+    with accord_db.session(TEST) as session:
         notes = session.scalar(
             select(func.count())
             .select_from(Activity)
@@ -257,3 +271,140 @@ def test_worker_killed_mid_job_runs_it_to_completion_once_after_restart(
     assert notes == 1
     done = job(accord_db, job_id)
     assert (done.state, done.attempts) == (JobState.DONE, 2)
+
+
+def sleeping_job(db: Database, tmp_path: Path, seconds: float) -> tuple[int, Path]:
+    """A job that sleeps ``seconds`` on its first run, writing nothing; returns its id and
+    the file that appears when the sleep starts."""
+    flag, started = tmp_path / "sleep-once", tmp_path / "started"
+    flag.touch()
+    payload = {"flag": str(flag), "started": str(started), "seconds": seconds}
+    return enqueued(db, "jobtest.sleep_once", payload), started
+
+
+def test_a_job_running_longer_than_its_lease_is_not_taken_over(
+    accord_db: Database, accord_runtime: Runtime, tmp_path: Path
+) -> None:
+    job_id, started = sleeping_job(accord_db, tmp_path, seconds=4)
+    runner = JobRunner(accord_runtime, lease_seconds=1.5)
+    running = threading.Thread(target=runner.run_pending)
+    running.start()
+    try:
+        wait_for(started.exists, 10, "the job to start")
+        first_lease = job(accord_db, job_id).locked_until
+        assert first_lease is not None
+        # For two leases and more another worker keeps asking for due jobs, in vain.
+        deadline = time.monotonic() + 3.5
+        while time.monotonic() < deadline:
+            taken = claim(accord_db, "other-worker", lease_seconds=1)
+            assert job_id not in [claimed.id for claimed in taken]
+            time.sleep(0.1)
+        renewed = job(accord_db, job_id)
+        assert renewed.locked_by == runner.worker_id
+        assert renewed.locked_until is not None
+        assert renewed.locked_until > first_lease
+    finally:
+        running.join(10)
+    done = job(accord_db, job_id)
+    assert (done.state, done.attempts, done.locked_by) == (JobState.DONE, 1, None)
+
+
+def test_a_dead_workers_lease_stops_being_renewed_and_its_job_is_taken_over(
+    accord_db: Database, accord_runtime: Runtime, jobtest_addon: Path, tmp_path: Path
+) -> None:
+    job_id, started = sleeping_job(accord_db, tmp_path, seconds=60)
+    worker = start_worker(accord_runtime.config_path, jobtest_addon, lease=1)
+    try:
+        wait_for(started.exists, 10, "the job to start its sleep")
+        started_at = dt.datetime.now(dt.UTC)
+        time.sleep(2)
+        alive = job(accord_db, job_id)
+        # Two leases later the job is still the first worker's: it renewed the lease.
+        assert alive.state == JobState.RUNNING
+        assert alive.locked_until is not None
+        assert alive.locked_until > started_at + dt.timedelta(seconds=1)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(5)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    last_lease = job(accord_db, job_id).locked_until
+    assert last_lease is not None
+    wait_for(lambda: dt.datetime.now(dt.UTC) > last_lease, 5, "the lease to run out")
+    time.sleep(0.5)
+    assert job(accord_db, job_id).locked_until == last_lease  # nobody renews it any more
+    JobRunner(accord_runtime).run_pending()
+    done = job(accord_db, job_id)
+    assert (done.state, done.attempts) == (JobState.DONE, 2)
+
+
+def test_jobs_claimed_together_but_not_started_go_back_with_their_attempt_uncounted(
+    accord_db: Database, accord_runtime: Runtime
+) -> None:
+    ids = [enqueued(accord_db, "jobtest.noop", {"n": n}) for n in range(3)]
+    runner = JobRunner(accord_runtime)
+    claimed = claim(accord_db, runner.worker_id, lease_seconds=60)
+    assert [item.id for item in claimed] == ids  # one transaction, oldest first
+    release(accord_db, runner.worker_id, claimed[1:])
+    assert [(job(accord_db, id).state, job(accord_db, id).attempts) for id in ids] == [
+        (JobState.RUNNING, 1),
+        (JobState.PENDING, 0),
+        (JobState.PENDING, 0),
+    ]
+    stop = threading.Event()
+    stop.set()
+    assert runner.run_pending(stop=stop) == 0  # a stopping worker claims nothing
+    runner.run_pending()
+    assert [(job(accord_db, id).state, job(accord_db, id).attempts) for id in ids] == [
+        (JobState.RUNNING, 1),  # still held, under its lease
+        (JobState.DONE, 1),
+        (JobState.DONE, 1),
+    ]
+
+
+def test_jobs_waiting_behind_a_slow_job_go_back_to_the_queue_for_another_worker(
+    accord_db: Database, accord_runtime: Runtime, tmp_path: Path
+) -> None:
+    slow_id, started = sleeping_job(accord_db, tmp_path, seconds=4)
+    quick_ids = [enqueued(accord_db, "jobtest.noop", {"n": n}) for n in range(2)]
+    slow_worker = JobRunner(accord_runtime)
+    running = threading.Thread(target=slow_worker.run_pending)
+    running.start()
+    try:
+        wait_for(started.exists, 10, "the slow job to start")
+        # The quick jobs were claimed with the slow one; after a second of waiting they are
+        # given back, and another worker runs them while the slow one still sleeps.
+        other = JobRunner(accord_runtime)
+        wait_for(lambda: other.run_pending() > 0, 5, "another worker to get the quick jobs")
+        assert [job(accord_db, id).state for id in quick_ids] == [JobState.DONE] * 2
+        assert job(accord_db, slow_id).state == JobState.RUNNING
+    finally:
+        running.join(10)
+    finished = [job(accord_db, id) for id in [slow_id, *quick_ids]]
+    assert [(item.state, item.attempts) for item in finished] == [(JobState.DONE, 1)] * 3
+
+
+def test_two_workers_claiming_batches_at_once_run_each_job_once(
+    accord_db: Database, accord_config: Path
+) -> None:
+    ids = [enqueued(accord_db, "jobtest.noop", {"n": n}) for n in range(60)]
+    runtimes = [Runtime(accord_config), Runtime(accord_config)]
+    together = threading.Barrier(2)
+    ran: list[int] = []
+
+    def work(runtime: Runtime) -> None:
+        runner = JobRunner(runtime)
+        together.wait()
+        ran.append(runner.run_pending())
+
+    threads = [threading.Thread(target=work, args=(runtime,)) for runtime in runtimes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for runtime in runtimes:
+        runtime.close()
+    with accord_db.session(TEST) as session:
+        runs = session.execute(select(Job.state, Job.attempts).where(Job.id.in_(ids))).all()
+    assert set(runs) == {(JobState.DONE, 1)}
+    assert sum(ran) == 61  # and the schedule's job of this hour
