@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, cast, get_args
 from sqlalchemy import ColumnElement, Select, and_, event, false, inspect, or_, select
 from sqlalchemy.orm import Mapper, ORMExecuteState, Session, with_loader_criteria
 from sqlalchemy.orm.interfaces import ORMOption
+from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.util import find_tables
 
 from accord.core.contributions import AccessRule, Operation, Scope
@@ -523,7 +524,10 @@ def _refuse_core_statement(state: ORMExecuteState, principal: Principal | None) 
     """A Core statement on a business table (``select(Partner.__table__)``) names no entity
     the rules can filter, so only the system principal may run one. Raw ``text()`` SQL
     names no table at all: it is the kernel's and the migrations' tool, never a view's."""
-    tables = {str(table.name) for table in find_tables(state.statement, include_crud=True)}
+    statement = state.statement
+    if not isinstance(statement, ClauseElement):
+        return
+    tables = {str(table.name) for table in find_tables(statement, include_crud=True)}
     for mapper in protected_mappers():
         if mapper.local_table.name in tables:  # type: ignore[attr-defined]
             who = principal if principal is not None else "a session without a principal"
