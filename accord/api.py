@@ -11,6 +11,7 @@ from accord.core.contributions import (
     DashboardWidget,
     Event,
     EventSubscriber,
+    Guard,
     JobType,
     MenuItem,
     Permission,
@@ -42,6 +43,18 @@ from accord.core.plugin import Plugin
 from accord.core.runtime import Runtime
 from accord.core.security import Team, TeamKind, User
 from accord.core.settings import PluginSettings
+from accord.core.workflow import (
+    Available,
+    InvalidTransitionError,
+    MissingInputError,
+    TransitionBlockedError,
+    TransitionConflictError,
+    TransitionError,
+    TransitionNotAllowedError,
+    TransitionRecord,
+    WorkflowEngine,
+    WorkflowMixin,
+)
 
 pass_runtime = click.make_pass_decorator(Runtime)
 """Decorates a plugin's click command so it receives the Runtime: settings, plugin manager
@@ -55,12 +68,16 @@ __all__ = [
     "ActivityKind",
     "Address",
     "AddressKind",
+    "Available",
     "Base",
     "DashboardWidget",
     "Event",
     "EventSubscriber",
+    "Guard",
+    "InvalidTransitionError",
     "JobType",
     "MenuItem",
+    "MissingInputError",
     "Partner",
     "PartnerKind",
     "Permission",
@@ -80,9 +97,16 @@ __all__ = [
     "TeamKind",
     "TimestampMixin",
     "Transition",
+    "TransitionBlockedError",
+    "TransitionConflictError",
+    "TransitionError",
+    "TransitionNotAllowedError",
+    "TransitionRecord",
     "UTCDateTime",
     "User",
     "Workflow",
+    "WorkflowEngine",
+    "WorkflowMixin",
     "created_at",
     "emit",
     "enqueue",

@@ -6,7 +6,7 @@ duplicates and hand it to the part that uses it (security, workflow, UI, job run
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -68,19 +68,42 @@ class Scope:
 
 
 @dataclass(frozen=True)
+class Guard:
+    """A condition of a transition, in Python: ``check(session, record, inputs)`` returns
+    the reason shown to the user while the transition cannot happen, or ``None``.
+
+    ``WorkflowEngine.available`` asks guards with empty ``inputs`` to tell the user
+    beforehand what blocks a step, so a guard that judges an input lets it pass when
+    it is absent (the required-inputs check names a missing one)."""
+
+    name: str
+    check: Callable[[Session, Any, Mapping[str, Any]], str | None]
+
+
+@dataclass(frozen=True)
 class Transition:
-    """A move of a workflow record from one of ``source`` states to ``target``."""
+    """A move of a workflow record from one of ``source`` states to ``target``.
+
+    ``permission`` is what the actor must hold (``accord.toml`` may name another one);
+    ``required_inputs`` must be given, not blank (a loss reason); every guard must pass.
+    ``requester_field`` names the record's column holding the id of the user who asked
+    for the step; with ``allow_self_approval=False`` that user may not perform it (four
+    eyes), which ``accord.toml`` may also change."""
 
     name: str
     source: tuple[str, ...]
     target: str
     permission: str | None = None
     required_inputs: tuple[str, ...] = ()
+    guards: tuple[Guard, ...] = ()
+    requester_field: str | None = None
+    allow_self_approval: bool = True
 
 
 @dataclass(frozen=True)
 class Workflow:
-    """A state machine over one model's state column."""
+    """A state machine over one model's state column; the model needs a version column
+    (``WorkflowMixin`` gives both) so that concurrent transitions cannot both win."""
 
     name: str
     model: str

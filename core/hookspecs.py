@@ -10,17 +10,19 @@ an example that the test suite runs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
     import click
     from sqlalchemy import Table
+    from sqlalchemy.orm import Session
     from starlette.routing import BaseRoute
 
+    from accord.core.access import Principal
     from accord.core.contributions import (
         AccessRule,
         DashboardWidget,
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
         Scope,
         SearchProvider,
         StaticFolder,
+        Transition,
         Workflow,
     )
     from accord.core.settings import PluginSettings
@@ -159,7 +162,9 @@ def accord_scopes() -> Sequence[Scope]:
 
 @hookspec
 def accord_workflows() -> Sequence[Workflow]:
-    """State machines over this plugin's models.
+    """State machines over this plugin's models, run by the workflow engine
+    (``runtime.workflows``): checked when it is built, and the only way their records
+    change state. docs/hooks.md describes transitions, guards and the four-eyes rule.
 
     Example::
 
@@ -174,6 +179,68 @@ def accord_workflows() -> Sequence[Workflow]:
                                required_inputs=("reason",)),
                 ),
             )]
+    """
+
+
+@hookspec
+def accord_before_transition(
+    session: Session,
+    record: object,
+    workflow: Workflow,
+    transition: Transition,
+    principal: Principal,
+    inputs: Mapping[str, Any],
+) -> str | None:
+    """A last word on a transition of any plugin's workflow: return a reason to veto it.
+
+    Called by the workflow engine for every transition, after the state, the permission,
+    the self-approval rule, the required inputs and the transition's guards have passed,
+    and before anything is written; also by ``WorkflowEngine.available`` (with empty
+    ``inputs``) so the user sees the reason before trying. Every implementation is called;
+    the first reason returned (in pluggy's call order) blocks the transition with
+    ``TransitionBlockedError`` and is shown to the user as given. Return ``None`` to let it
+    pass. Check ``workflow.name`` first: the hook sees every plugin's transitions. Only read
+    here; changes belong after the transition (``accord_after_transition``, or an event).
+
+    Example::
+
+        @hookimpl
+        def accord_before_transition(session, record, workflow, transition, principal,
+                                     inputs):
+            if workflow.name == "orders.order" and transition.name == "confirm":
+                if customer_over_credit_line(session, record.partner_id):
+                    return "the customer is over its credit line; ask administration"
+            return None
+    """
+
+
+@hookspec
+def accord_after_transition(
+    workflow: Workflow,
+    transition: Transition,
+    model: str,
+    record_id: int | str,
+    principal: Principal,
+    inputs: Mapping[str, Any],
+) -> None:
+    """Something to do in this process once a transition is committed.
+
+    Called after the transaction holding the transition commits, never when it rolls
+    back, once per transition, with the record's table name and primary key (the
+    session that made the change is finished by then, so the hook gets ids, not
+    objects). Each implementation runs on its own (a wrapper is refused): one that raises
+    is logged on the ``accord.workflow`` logger, the others still run, and the committed
+    transition stays. For work that must not be lost (mail, webhooks, another
+    plugin's records) subscribe to the transition's outbox event
+    ``"<workflow>.<transition>"`` instead: it survives a crash (DESIGN rule 5).
+
+    Example::
+
+        @hookimpl
+        def accord_after_transition(workflow, transition, model, record_id, principal,
+                                    inputs):
+            if workflow.name == "leads.lead":
+                pipeline_cache.forget(record_id)
     """
 
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from accord.core.manager import AccordPluginManager
     from accord.core.migrate import Migrator
     from accord.core.settings import AccordSettings
+    from accord.core.workflow import WorkflowEngine
 
 
 class Runtime:
@@ -46,6 +47,13 @@ class Runtime:
         from accord.core.access import AccessPolicy, Principal
 
         return AccessPolicy.from_plugins(self.pm)
+
+    @cached_property
+    def workflows(self) -> WorkflowEngine:
+        """The workflow engine: the plugins' state machines with accord.toml's changes."""
+        from accord.core.workflow import WorkflowEngine
+
+        return WorkflowEngine.from_plugins(self.pm)
 
     @cached_property
     def migrator(self) -> Migrator:

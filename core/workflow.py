@@ -1,14 +1,47 @@
 """State machines that plugins declare on their models; every state change goes through
-``transition`` (DESIGN rule 4)."""
+``WorkflowEngine.transition`` (DESIGN rule 4).
+
+A transition checks, in order: the record's state, the actor's permission (``accord.toml``
+may name another one), the self-approval rule, the required inputs, the transition's guards
+and the plugins' ``accord_before_transition`` vetoes. Then, in the caller's transaction, it
+writes the new state, a history row, the audit rows and an outbox event; the
+``accord_after_transition`` hooks run once that transaction commits, never if it rolls back.
+
+New records get their initial state from ``WorkflowEngine.start`` (explicit, rather than a
+flush listener, so that creating a record reads as what it is; a model's state column has
+no default, so a record added without ``start`` and without a state fails at its flush).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Index, String, Table, Text, event, insert, inspect, select
+from sqlalchemy.orm import Mapped, Mapper, Session, SessionTransaction, declared_attr, mapped_column
+from sqlalchemy.orm.exc import StaleDataError
 
+from accord.core.access import Principal, principal_of
+from accord.core.contributions import Transition, Workflow
 from accord.core.db import Base, intpk, utcnow
+from accord.core.errors import AccordError, PluginError, SettingsError
+from accord.core.events import OutboxEvent
+
+if TYPE_CHECKING:
+    from pluggy import HookRelay
+
+    from accord.core.manager import AccordPluginManager
+    from accord.core.settings import TransitionSetting
+
+log = logging.getLogger("accord.workflow")
+R = TypeVar("R")
+NO_INPUTS: Mapping[str, Any] = MappingProxyType({})
 
 
 class TransitionRecord(Base):
@@ -30,3 +63,678 @@ class TransitionRecord(Base):
     inputs: Mapped[str] = mapped_column(Text, default="{}")
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     context: Mapped[str] = mapped_column(String(120), default="")
+
+
+class WorkflowMixin:
+    """The columns of a workflow model: its ``state`` (indexed, lists filter on it) and a
+    ``version`` counter that SQLAlchemy checks and bumps on every UPDATE, so that of two
+    users moving the same record at once, only the first succeeds."""
+
+    state: Mapped[str] = mapped_column(String(40), index=True)
+    version: Mapped[int] = mapped_column(server_default="1")
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805 (declared_attr gets the class)
+        # Declarative swaps the mixin's column for the model's own copy.
+        return {"version_id_col": cls.version}
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class TransitionError(AccordError):
+    """A transition did not happen; the message names the record, the transition and why.
+
+    ``reason`` is the why alone, for a UI that shows the record and step elsewhere."""
+
+    verb = "refused"
+
+    def __init__(self, record: str, transition: str, reason: str) -> None:
+        super().__init__(f"{record}: {transition!r} {self.verb}: {reason}")
+        self.record = record
+        self.transition = transition
+        self.reason = reason
+
+
+class TransitionNotAllowedError(TransitionError):
+    """The actor may not perform the step: it lacks the permission, or it asked for the
+    step itself and the step needs someone else."""
+
+    verb = "not allowed"
+
+
+class TransitionBlockedError(TransitionError):
+    """A guard or a plugin's ``accord_before_transition`` stopped the step; ``reason`` is
+    theirs, as given."""
+
+    verb = "blocked"
+
+
+class MissingInputError(TransitionError):
+    """A required input of the step was not given, or was blank."""
+
+    verb = "needs input"
+
+
+class InvalidTransitionError(TransitionError):
+    """No such step for this record, or not from the state it is in."""
+
+    verb = "not possible"
+
+
+class TransitionConflictError(TransitionError):
+    """Someone else changed the record between loading it and this transition."""
+
+    verb = "not applied"
+
+
+# --- what the engine knows --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Available:
+    """A transition the record can take from its current state, and whether the session's
+    actor may take it now; ``reason`` says why not (shown next to a disabled button)."""
+
+    workflow: str
+    name: str
+    target: str
+    allowed: bool
+    reason: str | None
+    required_inputs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Step:
+    """A transition as this configuration runs it: settings applied, event name made."""
+
+    workflow: Workflow
+    transition: Transition
+    permission: str | None
+    allow_self_approval: bool
+    event: str
+
+
+@dataclass(frozen=True)
+class Machine:
+    """A workflow bound to its model, with its steps by name and by source state."""
+
+    workflow: Workflow
+    model: type[Any]
+    table: str
+    steps: dict[str, Step]
+    from_state: dict[str, tuple[Step, ...]] = field(default_factory=dict)
+
+
+_PENDING = "accord_workflow_after_commit"
+_INSERT_HISTORY = insert(cast(Table, TransitionRecord.__table__))
+_INSERT_EVENT = insert(cast(Table, OutboxEvent.__table__))
+
+
+def outbox_row(name: str, payload: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """The outbox row ``accord.core.events.emit`` would add, as INSERT parameters."""
+    return {
+        "name": name,
+        "payload": json.dumps(payload),
+        "key": None,
+        "created_at": now,
+        "dispatched_at": None,
+    }
+
+
+class WorkflowEngine:
+    """Runs the workflows of one configuration: build it with ``from_plugins(pm)`` (a
+    runtime has one as ``runtime.workflows``)."""
+
+    def __init__(self, machines: Sequence[Machine], hook: HookRelay | None = None) -> None:
+        self.machines = {machine.workflow.name: machine for machine in machines}
+        self._hook = hook
+        self._by_model: dict[type[Any], list[Machine]] = {}
+        self._steps: dict[tuple[type[Any], str], tuple[Machine, Step]] = {}
+        for machine in machines:
+            self._by_model.setdefault(machine.model, []).append(machine)
+            for name, step in machine.steps.items():
+                self._steps[(machine.model, name)] = (machine, step)
+
+    @classmethod
+    def from_plugins(cls, pm: AccordPluginManager) -> WorkflowEngine:
+        """The plugins' workflows with ``accord.toml``'s ``[workflows]`` applied, checked
+        now: a mistake fails here, naming the plugin or the setting."""
+        settings = pm.settings
+        models = {
+            str(model.__tablename__): model
+            for model in pm.collect("accord_models")
+            if isinstance(model, type) and hasattr(model, "__tablename__")
+        }
+        permissions = {permission.name for permission in pm.collect("accord_permissions")}
+        owners = pm.owned_tables()
+        config = str(settings.config)
+        machines: list[Machine] = []
+        for owner, workflow in pm.collect_with_owner("accord_workflows"):
+            check_workflow(owner, workflow, models, permissions, owners)
+            overrides = settings.workflows.get(workflow.name, {})
+            machines.append(bind(workflow, models[workflow.model], overrides, permissions, config))
+        declared = {machine.workflow.name for machine in machines}
+        for name in settings.workflows:
+            if name not in declared:
+                raise SettingsError(
+                    f"{config}, [workflows.{_toml(name)}]: no plugin declares the workflow "
+                    f"{name!r}; known: {', '.join(sorted(declared)) or 'none'}"
+                )
+        check_models(machines)
+        for impl in pm.hook.accord_after_transition.get_hookimpls():
+            if impl.wrapper or impl.hookwrapper:
+                raise PluginError(
+                    f"plugin {impl.plugin_name!r}: accord_after_transition cannot be a "
+                    "wrapper; its implementations run one by one, so that one failing "
+                    "does not stop the others"
+                )
+        return cls(machines, pm.hook)
+
+    # --- records --------------------------------------------------------------------------
+
+    def start(self, session: Session, record: R) -> R:
+        """Add the new ``record`` to the session in its workflow's initial state (it may
+        already hold a valid state, e.g. when imported)."""
+        for machine in self._machines(record, "start"):
+            state_field = machine.workflow.state_field
+            current = getattr(record, state_field)
+            if current is None:
+                setattr(record, state_field, machine.workflow.initial)
+            elif current not in machine.workflow.states:
+                raise InvalidTransitionError(
+                    label(record),
+                    "start",
+                    f"{current!r} is not a state of {machine.workflow.name!r}; "
+                    f"known: {', '.join(machine.workflow.states)}",
+                )
+        session.add(record)
+        return record
+
+    def transition(self, session: Session, record: object, name: str, /, **inputs: Any) -> None:
+        """Move ``record`` through the transition ``name`` as the session's principal,
+        with ``inputs`` (``reason="no budget"``), and flush. Raises a
+        ``TransitionError`` whose message names the record, the step and the reason; the
+        record then stays as it was. After a ``TransitionConflictError``, or an
+        ``AccessDeniedError`` from the data layer (the user may not change this record),
+        the flush has failed and the caller's transaction must roll back."""
+        machine, step = self._step(record, name)
+        principal = principal_of(session)
+        if principal is None:
+            raise TransitionNotAllowedError(
+                label(record),
+                name,
+                "this session has no principal; open it with db.session(principal=...)",
+            )
+        state = inspect(record)
+        if state.session is not session:
+            raise InvalidTransitionError(
+                label(record),
+                name,
+                "the record does not belong to this session; load it with the session "
+                f"(session.get({type(record).__name__}, id)), or add a new one with start()",
+            )
+        if state.key is None:
+            session.flush()  # a new record needs its id for the history and the event
+        given: Mapping[str, Any] = MappingProxyType(inputs)
+        obstacle = self._obstacle(session, record, step, principal, given, check_inputs=True)
+        if obstacle is not None:
+            error, reason = obstacle
+            raise error(label(record), name, reason)
+
+        workflow, transition = step.workflow, step.transition
+        source = getattr(record, workflow.state_field)
+        setattr(record, workflow.state_field, transition.target)
+        try:
+            session.flush()  # the UPDATE checks the version first: a conflict writes nothing
+        except StaleDataError:
+            raise TransitionConflictError(
+                label(record), name, "it was changed by someone else meanwhile; reload it"
+            ) from None
+        record_id = inspect(record).identity[0]
+        encoded = json.dumps(inputs, default=str, ensure_ascii=False, sort_keys=True)
+        plain = json.loads(encoded) if inputs else {}
+        payload = {
+            "model": machine.table,
+            "id": record_id,
+            "from": source,
+            "to": transition.target,
+            "actor": principal.actor,
+            "inputs": plain,
+        }
+        # Plain INSERTs in the same transaction: neither row is a business record to audit
+        # or check, and a unit of work costs three times as much per row.
+        now = utcnow()
+        connection = session.connection()
+        connection.execute(
+            _INSERT_HISTORY,
+            {
+                "model": machine.table,
+                "record_id": str(record_id),
+                "workflow": workflow.name,
+                "transition": transition.name,
+                "from_state": source,
+                "to_state": transition.target,
+                "actor": principal.actor,
+                "inputs": encoded,
+                "at": now,
+                "context": str(session.info.get("context") or ""),
+            },
+        )
+        connection.execute(_INSERT_EVENT, outbox_row(step.event, payload, now))
+        if self._hook is not None and self._hook.accord_after_transition.get_hookimpls():
+            arguments = {
+                "workflow": workflow,
+                "transition": transition,
+                "model": machine.table,
+                "record_id": record_id,
+                "principal": principal,
+                "inputs": MappingProxyType(plain),
+            }
+            after_commit(session, partial(self._after, arguments))
+
+    def _after(self, arguments: Mapping[str, Any]) -> None:
+        """Each ``accord_after_transition`` on its own, in pluggy's call order: one that
+        fails is logged and does not keep the others from running."""
+        assert self._hook is not None
+        for impl in reversed(self._hook.accord_after_transition.get_hookimpls()):
+            if impl.wrapper or impl.hookwrapper:
+                continue  # refused by from_plugins; one registered later has nothing to wrap
+            try:
+                impl.function(*(arguments[name] for name in impl.argnames))
+            except Exception:
+                log.exception(
+                    "accord_after_transition of %r failed; the transition stays committed",
+                    impl.plugin_name,
+                )
+
+    def available(self, session: Session, record: object) -> list[Available]:
+        """The transitions ``record`` can take from its state, each saying whether the
+        session's actor may take it now, and if not, why; guards and vetoes are asked
+        with no inputs. A record of no workflow has none."""
+        principal = principal_of(session)
+        found: list[Available] = []
+        writable: bool | None = None
+        for machine in self._by_model.get(type(record), []):
+            current = getattr(record, machine.workflow.state_field)
+            for step in machine.from_state.get(current, ()):
+                reason: str | None
+                if principal is None:
+                    reason = "this session has no principal"
+                else:
+                    obstacle = self._obstacle(
+                        session, record, step, principal, NO_INPUTS, check_inputs=False
+                    )
+                    reason = obstacle[1] if obstacle else None
+                    if reason is None:
+                        if writable is None:
+                            writable = may_write(session, principal, record, machine)
+                        if not writable:
+                            reason = f"{principal} may not change this record"
+                found.append(
+                    Available(
+                        workflow=machine.workflow.name,
+                        name=step.transition.name,
+                        target=step.transition.target,
+                        allowed=reason is None,
+                        reason=reason,
+                        required_inputs=step.transition.required_inputs,
+                    )
+                )
+        return found
+
+    def history(self, session: Session, record: object) -> list[TransitionRecord]:
+        """The transitions ``record`` went through, oldest first."""
+        identity = inspect(record).identity
+        if identity is None:
+            return []
+        query = (
+            select(TransitionRecord)
+            .where(
+                TransitionRecord.model == table_of(record),
+                TransitionRecord.record_id == str(identity[0]),
+            )
+            .order_by(TransitionRecord.at, TransitionRecord.id)
+        )
+        return list(session.scalars(query))
+
+    # --- checks ---------------------------------------------------------------------------
+
+    def _obstacle(
+        self,
+        session: Session,
+        record: object,
+        step: Step,
+        principal: Principal,
+        inputs: Mapping[str, Any],
+        *,
+        check_inputs: bool,
+    ) -> tuple[type[TransitionError], str] | None:
+        """What stops ``principal`` from taking ``step`` now: an error type and the reason."""
+        workflow, transition = step.workflow, step.transition
+        current = getattr(record, workflow.state_field)
+        if current not in transition.source:
+            starts = " or ".join(repr(state) for state in transition.source)
+            return InvalidTransitionError, f"it is {current!r}, and this step starts from {starts}"
+        if step.permission is not None and not principal.can(step.permission):
+            return TransitionNotAllowedError, (
+                f"{principal} lacks the permission {step.permission!r}"
+            )
+        requester = transition.requester_field
+        if (
+            requester is not None
+            and not step.allow_self_approval
+            and principal.user_id is not None
+            and getattr(record, requester) == principal.user_id
+        ):
+            return TransitionNotAllowedError, (
+                f"{principal} asked for it and may not approve their own request; another user must"
+            )
+        if check_inputs:
+            missing = [key for key in transition.required_inputs if blank(inputs.get(key))]
+            if missing:
+                names = ", ".join(repr(key) for key in missing)
+                return MissingInputError, f"give {names} (missing or blank)"
+        for guard in transition.guards:
+            reason = guard.check(session, record, inputs)
+            if reason:
+                return TransitionBlockedError, reason
+        if self._hook is not None:
+            vetoes = self._hook.accord_before_transition(
+                session=session,
+                record=record,
+                workflow=workflow,
+                transition=transition,
+                principal=principal,
+                inputs=inputs,
+            )
+            for reason in vetoes:
+                if reason:
+                    return TransitionBlockedError, str(reason)
+        return None
+
+    def _machines(self, record: object, name: str) -> list[Machine]:
+        machines = self._by_model.get(type(record))
+        if not machines:
+            known = ", ".join(sorted({machine.table for machine in self.machines.values()}))
+            raise InvalidTransitionError(
+                label(record),
+                name,
+                f"{table_of(record)} has no workflow; models with one: {known or 'none'}",
+            )
+        return machines
+
+    def _step(self, record: object, name: str) -> tuple[Machine, Step]:
+        found = self._steps.get((type(record), name))
+        if found is not None:
+            return found
+        machines = self._machines(record, name)
+        known = ", ".join(step for machine in machines for step in machine.steps)
+        workflows = ", ".join(repr(machine.workflow.name) for machine in machines)
+        raise InvalidTransitionError(
+            label(record), name, f"no such transition in {workflows}; known: {known}"
+        )
+
+
+# --- after commit ---------------------------------------------------------------------------
+
+
+def after_commit(session: Session, call: Callable[[], object]) -> None:
+    """Run ``call`` once the session's transaction commits; forget it if the transaction,
+    or the savepoint it was registered in, rolls back. An exception is logged."""
+    pending: list[tuple[SessionTransaction, Callable[[], object]]] | None = session.info.get(
+        _PENDING
+    )
+    if pending is None:
+        pending = session.info[_PENDING] = []
+        # A sessionmaker makes sessions of its own subclass: listen there, once per
+        # sessionmaker; a bare Session only on itself, never on every Session.
+        target: Any = type(session) if type(session) is not Session else session
+        if not event.contains(target, "after_commit", _run_pending):
+            event.listen(target, "after_commit", _run_pending)
+            event.listen(target, "after_soft_rollback", _drop_rolled_back)
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    assert transaction is not None  # a flush just happened in it
+    pending.append((transaction, call))
+
+
+def _run_pending(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint was released: its calls wait for the real commit
+    pending = session.info.get(_PENDING)
+    if not pending:
+        return
+    calls = [call for _, call in pending]
+    pending.clear()
+    for call in calls:
+        try:
+            call()
+        except Exception:
+            log.exception("a call after commit failed; the transaction stays committed")
+
+
+def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    pending = session.info.get(_PENDING)
+    if not pending:
+        return
+    pending[:] = [
+        (transaction, call)
+        for transaction, call in pending
+        if not _within(transaction, previous_transaction)
+    ]
+
+
+def _within(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ended:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+# --- building -------------------------------------------------------------------------------
+
+
+def check_workflow(
+    owner: str,
+    workflow: Workflow,
+    models: Mapping[str, type[Any]],
+    permissions: set[str],
+    owners: Mapping[str, str],
+) -> None:
+    """Refuse a malformed workflow, naming its plugin and what to change."""
+
+    def fail(reason: str) -> None:
+        raise PluginError(f"plugin {owner!r}, workflow {workflow.name!r}: {reason}")
+
+    model = models.get(workflow.model)
+    if model is None:
+        fail(f"unknown model {workflow.model!r}; known: {', '.join(sorted(models))}")
+        return
+    if owners.get(workflow.model) != owner:
+        fail(
+            f"model {workflow.model!r} belongs to {owners.get(workflow.model)!r}; a plugin "
+            "runs workflows over its own tables only (DESIGN rule 2)"
+        )
+    mapper: Mapper[Any] = inspect(model)
+    columns = set(mapper.column_attrs.keys())
+    if len(mapper.primary_key) != 1:
+        fail(f"model {workflow.model!r} needs a single-column primary key")
+    if workflow.state_field not in columns:
+        fail(f"model {workflow.model!r} has no state column {workflow.state_field!r}")
+    if mapper.version_id_col is None:
+        fail(
+            f"model {workflow.model!r} has no version column; add accord.api.WorkflowMixin "
+            "to it (an integer `version` used as version_id_col), so that two users "
+            "cannot both move the same record"
+        )
+    states = workflow.states
+    if isinstance(states, str) or not states or len(set(states)) != len(states):
+        fail(f"states must be a tuple of distinct names, got {states!r}")
+    if workflow.initial not in states:
+        fail(f"initial state {workflow.initial!r} is not among states {states!r}")
+    seen: set[str] = set()
+    for transition in workflow.transitions:
+        where = f"transition {transition.name!r}"
+        if transition.name in seen:
+            fail(f"{where} is declared twice; transition names are unique per workflow")
+        seen.add(transition.name)
+        if isinstance(transition.source, str) or not transition.source:
+            fail(f"{where}: source must be a tuple of states, e.g. ({workflow.initial!r},)")
+        for state in (*transition.source, transition.target):
+            if state not in states:
+                fail(f"{where}: state {state!r} is not among states {states!r}")
+        if transition.permission is not None and transition.permission not in permissions:
+            fail(f"{where}: unknown permission {transition.permission!r}")
+        if transition.requester_field is not None and transition.requester_field not in columns:
+            fail(f"{where}: model {workflow.model!r} has no column {transition.requester_field!r}")
+        if isinstance(transition.required_inputs, str):
+            example = transition.required_inputs
+            fail(f"{where}: required_inputs must be a tuple of names, e.g. ({example!r},)")
+
+
+def bind(
+    workflow: Workflow,
+    model: type[Any],
+    overrides: Mapping[str, TransitionSetting],
+    permissions: set[str],
+    config: str,
+) -> Machine:
+    """The workflow as this configuration runs it, with its ``[workflows]`` settings."""
+    by_name = {transition.name: transition for transition in workflow.transitions}
+    section = f"workflows.{_toml(workflow.name)}"
+    for name in overrides:
+        if name not in by_name:
+            raise SettingsError(
+                f"{config}, [{section}.{_toml(name)}]: workflow {workflow.name!r} has no "
+                f"transition {name!r}; known: {', '.join(by_name)}"
+            )
+    steps: dict[str, Step] = {}
+    for transition in workflow.transitions:
+        setting = overrides.get(transition.name)
+        permission = transition.permission
+        allow_self = transition.allow_self_approval
+        where = f"{config}, [{section}.{_toml(transition.name)}]"
+        if setting is not None and setting.permission is not None:
+            if setting.permission not in permissions:
+                raise SettingsError(
+                    f"{where} permission: unknown permission {setting.permission!r}; "
+                    f"known: {', '.join(sorted(permissions))}"
+                )
+            permission = setting.permission
+        if setting is not None and setting.allow_self_approval is not None:
+            if transition.requester_field is None:
+                raise SettingsError(
+                    f"{where} allow_self_approval: this transition records no requester, "
+                    "so there is no self-approval to allow or refuse; remove the key"
+                )
+            allow_self = setting.allow_self_approval
+        steps[transition.name] = Step(
+            workflow=workflow,
+            transition=transition,
+            permission=permission,
+            allow_self_approval=allow_self,
+            event=f"{workflow.name}.{transition.name}",
+        )
+    from_state: dict[str, list[Step]] = {}
+    for step in steps.values():
+        for state in step.transition.source:
+            from_state.setdefault(state, []).append(step)
+    return Machine(
+        workflow=workflow,
+        model=model,
+        table=str(model.__tablename__),
+        steps=steps,
+        from_state={state: tuple(found) for state, found in from_state.items()},
+    )
+
+
+def check_models(machines: Sequence[Machine]) -> None:
+    """Several workflows may run over one model, on distinct state columns, with distinct
+    transition names (``transition(record, name)`` must know which one is meant)."""
+    by_model: dict[type[Any], list[Machine]] = {}
+    for machine in machines:
+        by_model.setdefault(machine.model, []).append(machine)
+    for table_machines in by_model.values():
+        fields: dict[str, str] = {}
+        names: dict[str, str] = {}
+        for machine in table_machines:
+            workflow = machine.workflow
+            other = fields.setdefault(workflow.state_field, workflow.name)
+            if other != workflow.name:
+                raise PluginError(
+                    f"workflows {other!r} and {workflow.name!r} both use "
+                    f"{machine.table}.{workflow.state_field}; give each its own state column"
+                )
+            for name in machine.steps:
+                other = names.setdefault(name, workflow.name)
+                if other != workflow.name:
+                    raise PluginError(
+                        f"workflows {other!r} and {workflow.name!r} of {machine.table} both "
+                        f"declare the transition {name!r}; rename one"
+                    )
+
+
+# --- small helpers --------------------------------------------------------------------------
+
+
+def may_write(session: Session, principal: Principal, record: object, machine: Machine) -> bool:
+    """Whether the access table lets ``principal`` change this row (DESIGN rule 3: asked of
+    the data layer, never re-implemented here)."""
+    if principal.is_system:
+        return True
+    policy = principal.policy
+    if policy is None or not policy.decide(principal.roles, machine.table, "write").allowed:
+        return False
+    condition = policy.criteria(principal, machine.model, "write")
+    if condition is None:
+        return True
+    key = inspect(machine.model).primary_key[0]
+    identity = inspect(record).identity
+    if identity is None:
+        return True  # a new record: the create rules decided when it was added
+    query = select(key).where(key == identity[0], condition)
+    return session.connection().execute(query).first() is not None
+
+
+def blank(value: object) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, list | tuple | dict | set | frozenset):
+        return not value
+    return False
+
+
+def table_of(record: object) -> str:
+    return str(getattr(type(record), "__tablename__", type(record).__name__))
+
+
+def label(record: object) -> str:
+    """How messages name a record: ``dummy_note #12``."""
+    state = inspect(record, raiseerr=False)
+    identity = state.identity if state is not None else None
+    if identity is None:
+        return f"a new {table_of(record)}"
+    return f"{table_of(record)} #{','.join(str(part) for part in identity)}"
+
+
+def _toml(name: str) -> str:
+    """A key as accord.toml spells it: quoted when it holds a dot or other punctuation."""
+    bare = name.replace("_", "").replace("-", "").isalnum()
+    return name if bare else f'"{name}"'
+
+
+__all__ = [
+    "Available",
+    "InvalidTransitionError",
+    "MissingInputError",
+    "TransitionBlockedError",
+    "TransitionConflictError",
+    "TransitionError",
+    "TransitionNotAllowedError",
+    "TransitionRecord",
+    "WorkflowEngine",
+    "WorkflowMixin",
+]

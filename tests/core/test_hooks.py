@@ -6,6 +6,7 @@ no ``test_hook_<name>`` here."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from accord.api import (
     PartnerKind,
     PluginSettings,
     RenderContext,
+    TransitionBlockedError,
     hookimpl,
     timeline,
 )
@@ -33,7 +35,7 @@ from accord.core.manager import create_plugin_manager
 from accord.core.plugin import InstalledPlugin, Plugin
 from accord.core.runtime import Runtime
 
-DUMMY_FIRST_REVISION = "266f0d055c0a"
+DUMMY_HEAD_REVISION = "2f5ce264f219"  # notes have a version and an author
 
 # Tests that never open the database need not run twice.
 sqlite_only = pytest.mark.parametrize("accord_backend", ["sqlite"])
@@ -147,7 +149,7 @@ def test_settings_section_has_defaults_and_refuses_a_misspelled_key(
 def test_hook_models(accord_runtime: Runtime, accord_session: Session) -> None:
     assert accord_runtime.pm.owned_tables()["dummy_note"] == "dummy"
     assert inspect(accord_session.connection()).has_table("dummy_note")
-    assert accord_runtime.migrator.current()["dummy"] == DUMMY_FIRST_REVISION
+    assert accord_runtime.migrator.current()["dummy"] == DUMMY_HEAD_REVISION
 
     from accord_dummy.models import DummyNote
 
@@ -180,9 +182,7 @@ def test_hook_roles(accord_runtime: Runtime, accord_make_user: Any) -> None:
     assert user.roles == ("dummy_note_taker",)
 
 
-def test_hook_access_rules(
-    accord_session: Session, accord_make_user: Any, accord_as: Any
-) -> None:
+def test_hook_access_rules(accord_session: Session, accord_make_user: Any, accord_as: Any) -> None:
     taker = accord_make_user("nora", "salesperson", "dummy_note_taker")
     seller = accord_make_user("sam", "salesperson")
     mine = customer(accord_session, "Nora's customer")
@@ -223,11 +223,79 @@ def test_hook_workflows(accord_runtime: Runtime) -> None:
     assert workflow.initial in workflow.states
     publish = by_name(list(workflow.transitions), "publish")
     assert (publish.source, publish.target) == (("draft",), "published")
+    assert [guard.name for guard in publish.guards] == ["dummy.customer_active"]
+    assert (publish.requester_field, publish.allow_self_approval) == ("author_id", False)
     withdraw = by_name(list(workflow.transitions), "withdraw")
     assert withdraw.required_inputs == ("reason",)
     for transition in workflow.transitions:
         assert set(transition.source) | {transition.target} <= set(workflow.states)
         assert transition.permission in declared
+    engine = accord_runtime.workflows  # the engine accepts it: model, states, version column
+    assert engine.machines["dummy.note"].steps["publish"].event == "dummy.note.publish"
+
+
+def test_hook_before_transition(
+    accord_runtime: Runtime, accord_session: Session, accord_make_user: Any, accord_as: Any
+) -> None:
+    from accord_dummy.models import DummyNote
+
+    publisher = accord_make_user("tom", "back_office", "dummy_note_taker")
+    partner = customer(accord_session)
+    todo = dummy_note(accord_session, partner, "TODO: write up the visit")
+    done = dummy_note(accord_session, partner, "Visit went well")
+    accord_session.commit()
+    engine = accord_runtime.workflows
+
+    with accord_as(publisher) as session:
+        note = session.get_one(DummyNote, todo.id)
+        [publish] = engine.available(session, note)
+        assert (publish.allowed, publish.reason) == (
+            False,
+            "the note is empty or still says TODO; write it before publishing",
+        )
+        with pytest.raises(TransitionBlockedError) as vetoed:
+            engine.transition(session, note, "publish")
+        engine.transition(session, session.get_one(DummyNote, done.id), "publish")
+
+    assert str(vetoed.value) == (
+        f"dummy_note #{todo.id}: 'publish' blocked: "
+        "the note is empty or still says TODO; write it before publishing"
+    )
+    accord_session.expire_all()
+    assert (todo.state, done.state) == ("draft", "published")
+
+
+def test_hook_after_transition(
+    accord_runtime: Runtime,
+    accord_session: Session,
+    accord_make_user: Any,
+    accord_as: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from accord_dummy.models import DummyNote
+
+    caplog.set_level(logging.INFO, logger="accord_dummy")
+    publisher = accord_make_user("tom", "back_office", "dummy_note_taker")
+    partner = customer(accord_session)
+    kept = dummy_note(accord_session, partner, "Visit went well")
+    undone = dummy_note(accord_session, partner, "Wants a demo")
+    accord_session.commit()
+    engine = accord_runtime.workflows
+
+    with accord_as(publisher) as session:
+        engine.transition(session, session.get_one(DummyNote, kept.id), "publish")
+        assert caplog.messages == []  # not before the commit
+    assert caplog.messages == [f"note #{kept.id} published by user:{publisher.id}:tom"]
+
+    def publish_then_fail() -> None:
+        with accord_as(publisher) as session:
+            engine.transition(session, session.get_one(DummyNote, undone.id), "publish")
+            raise RuntimeError("the request failed after the transition")
+
+    caplog.clear()
+    with pytest.raises(RuntimeError):
+        publish_then_fail()
+    assert caplog.messages == []  # rolled back: nothing happened, nothing announced
 
 
 def test_hook_event_subscribers(accord_runtime: Runtime, accord_session: Session) -> None:

@@ -4,9 +4,11 @@ tests/core/test_docs.py fails when the two drift apart."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy import ColumnElement, delete, func, select, true
@@ -21,8 +23,10 @@ from accord.api import (
     DashboardWidget,
     Event,
     EventSubscriber,
+    Guard,
     JobType,
     MenuItem,
+    Partner,
     Permission,
     PluginSettings,
     Principal,
@@ -45,6 +49,7 @@ from accord.api import (
 from .models import DummyNote
 
 HERE = Path(__file__).parent
+log = logging.getLogger("accord_dummy")
 
 
 # docs: accord_settings_section
@@ -75,6 +80,7 @@ def accord_permissions() -> Sequence[Permission]:
     return [
         Permission("dummy.notes.read", "See notes on customers"),
         Permission("dummy.notes.write", "Write and publish notes on customers"),
+        Permission("dummy.notes.review", "Review notes and withdraw published ones"),
     ]
 
 
@@ -89,7 +95,12 @@ def accord_roles() -> Sequence[Role]:
             "dummy_note_taker",
             "Note taker",
             permissions=("dummy.notes.read", "dummy.notes.write", "core.partners.read"),
-        )
+        ),
+        Role(
+            "dummy_reviewer",
+            "Note reviewer",
+            permissions=("dummy.notes.read", "dummy.notes.review", "core.partners.read"),
+        ),
     ]
 
 
@@ -109,7 +120,15 @@ def accord_access_rules() -> Sequence[AccessRule]:
             role="dummy_note_taker",
             scope="via:partner_id",
         ),
-        # ...but a draft only by note takers (a restriction: no role, applies to everyone).
+        AccessRule(
+            "dummy.note_reviewers",
+            "dummy_note",
+            ("read", "write"),
+            role="dummy_reviewer",
+            scope="via:partner_id",
+        ),
+        # ...but a draft only by note takers and reviewers (a restriction: no role, so it
+        # applies to everyone).
         AccessRule("dummy.drafts_private", "dummy_note", ("read",), scope="dummy.visible_drafts"),
     ]
 
@@ -119,7 +138,7 @@ def accord_access_rules() -> Sequence[AccessRule]:
 
 # docs: accord_scopes
 def visible_drafts(model: type[DummyNote], principal: Principal) -> ColumnElement[bool]:
-    if "dummy_note_taker" in principal.roles:
+    if principal.roles & {"dummy_note_taker", "dummy_reviewer"}:
         return true()
     return model.state != "draft"
 
@@ -133,6 +152,15 @@ def accord_scopes() -> Sequence[Scope]:
 
 
 # docs: accord_workflows
+def customer_is_active(session: Session, note: DummyNote, inputs: Mapping[str, Any]) -> str | None:
+    customer = session.execute(
+        select(Partner.name, Partner.active).where(Partner.id == note.partner_id)
+    ).first()
+    if customer is not None and not customer.active:
+        return f"the customer {customer.name!r} is archived; reactivate it first"
+    return None
+
+
 @hookimpl
 def accord_workflows() -> Sequence[Workflow]:
     return [
@@ -142,17 +170,65 @@ def accord_workflows() -> Sequence[Workflow]:
             initial="draft",
             states=("draft", "published", "withdrawn"),
             transitions=(
-                Transition("publish", ("draft",), "published", permission="dummy.notes.write"),
+                Transition(
+                    "publish",
+                    ("draft",),
+                    "published",
+                    permission="dummy.notes.write",
+                    guards=(Guard("dummy.customer_active", customer_is_active),),
+                    # Four eyes: another note taker publishes; accord.toml may allow the author.
+                    requester_field="author_id",
+                    allow_self_approval=False,
+                ),
                 Transition(
                     "withdraw",
                     ("published",),
                     "withdrawn",
-                    permission="dummy.notes.write",
+                    permission="dummy.notes.review",
                     required_inputs=("reason",),
                 ),
             ),
         )
     ]
+
+
+# end docs
+
+
+# docs: accord_before_transition
+@hookimpl
+def accord_before_transition(
+    session: Session,
+    record: object,
+    workflow: Workflow,
+    transition: Transition,
+    principal: Principal,
+    inputs: Mapping[str, Any],
+) -> str | None:
+    if workflow.name == "dummy.note" and transition.name == "publish":
+        assert isinstance(record, DummyNote)
+        body = record.body.strip()
+        if not body or body.upper().startswith("TODO"):
+            return "the note is empty or still says TODO; write it before publishing"
+    return None
+
+
+# end docs
+
+
+# docs: accord_after_transition
+@hookimpl
+def accord_after_transition(
+    workflow: Workflow,
+    transition: Transition,
+    model: str,
+    record_id: int | str,
+    principal: Principal,
+    inputs: Mapping[str, Any],
+) -> None:
+    # Runs once the transition is committed; a real add-on might tell a chat channel.
+    if workflow.name == "dummy.note":
+        log.info("note #%s %s by %s", record_id, transition.target, principal.actor)
 
 
 # end docs

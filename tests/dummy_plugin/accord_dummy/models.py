@@ -5,11 +5,13 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from accord.api import Base, TimestampMixin, intpk
+from accord.api import Base, TimestampMixin, WorkflowMixin, intpk
 
 
-class DummyNote(TimestampMixin, Base):
-    """A free-text note about a partner, drafted then published."""
+class DummyNote(WorkflowMixin, TimestampMixin, Base):
+    """A free-text note about a partner, drafted by its author, published by another note
+    taker (four eyes), withdrawn by a reviewer. ``WorkflowMixin`` gives it ``state`` and
+    the ``version`` that keeps two concurrent transitions from both winning."""
 
     __tablename__ = "dummy_note"
 
@@ -18,4 +20,6 @@ class DummyNote(TimestampMixin, Base):
         ForeignKey("core_partner.id", ondelete="CASCADE"), index=True
     )
     body: Mapped[str] = mapped_column(String(500))
-    state: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("core_user.id", ondelete="SET NULL"), index=True
+    )
