@@ -44,7 +44,7 @@ class Runtime:
     @cached_property
     def policy(self) -> AccessPolicy:
         """The access table, scopes and roles, with accord.toml's changes applied."""
-        from accord.core.access import AccessPolicy, Principal
+        from accord.core.access import AccessPolicy
 
         return AccessPolicy.from_plugins(self.pm)
 
