@@ -145,6 +145,9 @@ class AccessPolicy:
         self.roles = {role.name: role for role in roles}
         self.models = dict(models)
         self._decisions: dict[tuple[frozenset[str], str, Operation], Decision] = {}
+        # SQL expressions are immutable: built once per principal, reused by every session.
+        self._conditions: dict[tuple[Principal, str, Operation], ColumnElement[bool] | None] = {}
+        self._read_options: dict[tuple[Principal, int], tuple[ORMOption, ...]] = {}
         for rule in self.rules:
             self._check_rule(rule)
 
@@ -328,7 +331,33 @@ class AccessPolicy:
     ) -> ColumnElement[bool] | None:
         """The SQL condition selecting the rows of ``model`` that ``principal`` may do
         ``operation`` on; ``None`` when it may do it on every row."""
-        return self._criteria(principal, model, operation, depth=0)
+        key = (principal, model.__tablename__, operation)
+        try:
+            return self._conditions[key]
+        except KeyError:
+            pass
+        if len(self._conditions) > _CACHE_LIMIT:
+            self._conditions.clear()
+        condition = self._conditions[key] = self._criteria(principal, model, operation, depth=0)
+        return condition
+
+    def read_options(self, principal: Principal) -> tuple[ORMOption, ...]:
+        """The loader criteria that filter every protected model for ``principal``."""
+        mappers = protected_mappers()
+        key = (principal, len(mappers))  # a model declared later makes a new entry
+        found = self._read_options.get(key)
+        if found is None:
+            if len(self._read_options) > _CACHE_LIMIT:
+                self._read_options.clear()
+            options = []
+            for mapper in mappers:
+                condition = self.criteria(principal, mapper.class_, "read")
+                if condition is not None:
+                    options.append(
+                        with_loader_criteria(mapper.class_, condition, include_aliases=True)
+                    )
+            found = self._read_options[key] = tuple(options)
+        return found
 
     def _criteria(
         self, principal: Principal, model: type[Any], operation: Operation, depth: int
@@ -421,6 +450,11 @@ class AccessConfigError(AccordError):
         self.reason = reason
 
 
+_CACHE_LIMIT = 10_000
+"""Principals whose conditions are kept; past it the caches start again (a busy server
+with many users rebuilds at most that often)."""
+
+
 def owner_column(model: type[Any]) -> str:
     return str(getattr(model, "__access_owner__", "owner_id"))
 
@@ -450,29 +484,31 @@ def install_access() -> None:
 
 
 def protected_mappers() -> list[Mapper[Any]]:
-    return [mapper for mapper in Base.registry.mappers if is_protected(mapper.class_)]
+    global _PROTECTED
+    everything = Base.registry.mappers
+    if _PROTECTED is None or _PROTECTED[0] != len(everything):
+        _PROTECTED = (len(everything), [m for m in everything if is_protected(m.class_)])
+    return _PROTECTED[1]
 
 
-def _read_options(session: Session, principal: Principal | None) -> tuple[ORMOption, ...]:
-    cached = session.info.get("access_read_options")
-    if cached is not None and cached[0] is principal:
-        return cast(tuple[ORMOption, ...], cached[1])
-    options: list[ORMOption] = []
-    for mapper in protected_mappers():
-        model = mapper.class_
-        if principal is None or principal.policy is None:
-            condition: ColumnElement[bool] | None = None if _is_system(principal) else false()
-        else:
-            condition = principal.policy.criteria(principal, model, "read")
-        if condition is not None:
-            options.append(with_loader_criteria(model, condition, include_aliases=True))
-    built = tuple(options)
-    session.info["access_read_options"] = (principal, built)
-    return built
+_PROTECTED: tuple[int, list[Mapper[Any]]] | None = None
 
 
-def _is_system(principal: Principal | None) -> bool:
-    return principal is not None and principal.is_system
+def _read_options(principal: Principal | None) -> tuple[ORMOption, ...]:
+    if principal is not None and principal.policy is not None:
+        return principal.policy.read_options(principal)
+    # No principal: nothing protected can be read, even through a join or a subquery.
+    mappers = protected_mappers()
+    global _NOBODY_OPTIONS
+    if _NOBODY_OPTIONS is None or _NOBODY_OPTIONS[0] != len(mappers):
+        _NOBODY_OPTIONS = (
+            len(mappers),
+            tuple(with_loader_criteria(m.class_, false(), include_aliases=True) for m in mappers),
+        )
+    return _NOBODY_OPTIONS[1]
+
+
+_NOBODY_OPTIONS: tuple[int, tuple[ORMOption, ...]] | None = None
 
 
 def _filter_statement(state: ORMExecuteState) -> None:
@@ -492,7 +528,7 @@ def _filter_statement(state: ORMExecuteState) -> None:
                         f"reading {mapper.class_.__tablename__}: this session has no principal; "
                         "open it with db.session(principal=...)"
                     )
-        options = _read_options(state.session, principal)
+        options = _read_options(principal)
         if options:
             state.statement = state.statement.options(*options)
         return
