@@ -431,7 +431,9 @@ class JobRunner:
             return None
         self.next_purge = time.monotonic() + PURGE_EVERY_SECONDS
         try:
-            return purge(self.db, dt.timedelta(days=self.keep_done_days))
+            purged = purge(self.db, dt.timedelta(days=self.keep_done_days))
+            self.db.refresh_statistics()  # hourly, so plans follow the data's growth
+            return purged
         except SQLAlchemyError:
             log.exception("worker %s: cannot purge old jobs now", self.worker_id)
             return None

@@ -116,6 +116,7 @@ class Migrator:
                 command.upgrade(config, f"{branch}@head")
         with self.db.session(Principal.system("upgrade")) as session:
             sync_roles(session, AccessPolicy.from_plugins(self.pm).roles.values())
+        self.db.refresh_statistics()
 
     def downgrade(self, branch: str, target: str, report: Report = print) -> None:
         """Step one plugin's branch back; ``base`` drops every table the plugin made."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint, select
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from accord.core.db import Base, TimestampMixin, intpk, str_enum
@@ -25,6 +25,11 @@ class Partner(TimestampMixin, Base):
     """A company or a person; a person may work for a company partner."""
 
     __tablename__ = "core_partner"
+    __table_args__ = (
+        # Serves the list a salesperson or an agent sees: their own customers by name,
+        # keyset-paginated (bench/access_filter.py measures it).
+        Index("ix_core_partner_owner_list", "owner_id", "name", "id"),
+    )
 
     id: Mapped[intpk]
     kind: Mapped[PartnerKind] = mapped_column(str_enum(PartnerKind))
@@ -34,7 +39,7 @@ class Partner(TimestampMixin, Base):
     phone: Mapped[str] = mapped_column(String(40), default="")
     website: Mapped[str] = mapped_column(String(200), default="")
     vat_number: Mapped[str] = mapped_column(String(40), default="")
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("core_team.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
 
