@@ -7,10 +7,7 @@ Create Date: 2026-11-23 11:30:38.014841
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
-
-import accord.api
 
 revision: str = "8b93d3b3c0d3"
 down_revision: str | Sequence[str] | None = "280cdf16bdec"
