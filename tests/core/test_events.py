@@ -4,8 +4,8 @@ once, however often dispatch runs."""
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -102,27 +102,15 @@ def test_enqueue_with_a_key_twice_adds_one_job(accord_db: Database) -> None:
 
 
 def test_two_dispatchers_at_once_deliver_each_event_once(
-    accord_db: Database, accord_runtime: Runtime, accord_config: Path
+    accord_db: Database, accord_runtime: Runtime, accord_config: Path, at_once: Any
 ) -> None:
     with accord_db.session(TEST) as session:
         for note_id in range(250):
             emit(session, "dummy.note_published", {"note_id": note_id})
-    runtimes = [Runtime(accord_config), Runtime(accord_config)]
     subscribers = list(JobRunner(accord_runtime).subscribers.values())
-    together = threading.Barrier(2)
-    counts: list[int] = []
-
-    def dispatch_all(runtime: Runtime) -> None:
-        together.wait()
-        counts.append(dispatch(runtime.db, subscribers, batch_size=10))
-
-    threads = [threading.Thread(target=dispatch_all, args=(runtime,)) for runtime in runtimes]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for runtime in runtimes:
-        runtime.close()
+    counts = at_once(
+        accord_config, lambda runtime: dispatch(runtime.db, subscribers, batch_size=10)
+    )
     assert sum(counts) == 250
     with accord_db.session(TEST) as session:
         payloads = session.scalars(select(Job.payload).where(Job.kind == JobKind.SUBSCRIBER)).all()

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import Result
@@ -385,25 +386,10 @@ def test_jobs_waiting_behind_a_slow_job_go_back_to_the_queue_for_another_worker(
 
 
 def test_two_workers_claiming_batches_at_once_run_each_job_once(
-    accord_db: Database, accord_config: Path
+    accord_db: Database, accord_config: Path, at_once: Any
 ) -> None:
     ids = [enqueued(accord_db, "jobtest.noop", {"n": n}) for n in range(60)]
-    runtimes = [Runtime(accord_config), Runtime(accord_config)]
-    together = threading.Barrier(2)
-    ran: list[int] = []
-
-    def work(runtime: Runtime) -> None:
-        runner = JobRunner(runtime)
-        together.wait()
-        ran.append(runner.run_pending())
-
-    threads = [threading.Thread(target=work, args=(runtime,)) for runtime in runtimes]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for runtime in runtimes:
-        runtime.close()
+    ran = at_once(accord_config, lambda runtime: JobRunner(runtime).run_pending())
     with accord_db.session(TEST) as session:
         runs = session.execute(select(Job.state, Job.attempts).where(Job.id.in_(ids))).all()
     assert set(runs) == {(JobState.DONE, 1)}
