@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The commands a newcomer needs, on a fresh clone, with nothing but Python 3.11+.
 
-    python3 dev.py demo [ARGS]        build the demo company in ./demo/ (accord demo ARGS)
+    python3 dev.py demo [ARGS]        build the demo company in ./demo/, serve it (accord demo ARGS)
     python3 dev.py test [ARGS]        run the test suite (pytest ARGS)
     python3 dev.py lint               ruff (lint and format), mypy --strict, import contracts
     python3 dev.py typecheck [ARGS]   mypy --strict only (mypy -p accord ARGS)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from accord.core.access import Principal
+from accord.core.cli.serve import host_option, port_option, serve_app
 from accord.core.config_file import write_new_config
 from accord.core.errors import AccordError
 from accord.core.runtime import Runtime
@@ -140,12 +141,30 @@ def user_create(
     show_default=True,
     help="Folder of the demo company.",
 )
-def demo(path: Path) -> None:
+@click.option(
+    "--serve/--no-serve",
+    default=True,
+    show_default=True,
+    help="Serve the web app once the demo is built.",
+)
+@host_option
+@port_option
+def demo(path: Path, serve: bool, host: str, port: int) -> None:
     """Create (or refresh) a demo company in a folder: settings, a migrated SQLite
-    database with every built-in plugin, and an admin user whose password is printed."""
+    database with every built-in plugin, and an admin user whose password is printed;
+    then serve the web app on it until Ctrl+C."""
     from accord.core.demo import build_demo
 
-    build_demo(path, report=click.echo)
+    login, password = build_demo(path, report=click.echo)
+    if not serve:
+        return
+    runtime = Runtime(path / "accord.toml")
+    try:
+        shown_host = f"[{host}]" if ":" in host else host
+        click.echo(f"open http://{shown_host}:{port}/ and log in as {login} / {password}")
+        serve_app(runtime, host, port)
+    finally:
+        runtime.close()
 
 
 COMMANDS = [init, config, user, demo]

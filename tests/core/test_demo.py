@@ -13,7 +13,7 @@ from accord.core.security import User, verify_password
 
 def test_demo_builds_a_database_with_an_admin_who_can_log_in(tmp_path, accord_clean_environment):
     folder = tmp_path / "demo"
-    result = CliRunner().invoke(cli, ["demo", "--path", str(folder)])
+    result = CliRunner().invoke(cli, ["demo", "--no-serve", "--path", str(folder)])
     assert result.exit_code == 0, result.output
     assert "enabled plugins:" in result.output
     match = re.search(r"^log in as: admin / (\S+)$", result.output, re.MULTILINE)
@@ -34,8 +34,8 @@ def test_running_the_demo_again_keeps_data_and_gives_a_new_password(
     tmp_path, accord_clean_environment
 ):
     folder = tmp_path / "demo"
-    first = CliRunner().invoke(cli, ["demo", "--path", str(folder)])
-    second = CliRunner().invoke(cli, ["demo", "--path", str(folder)])
+    first = CliRunner().invoke(cli, ["demo", "--no-serve", "--path", str(folder)])
+    second = CliRunner().invoke(cli, ["demo", "--no-serve", "--path", str(folder)])
     assert second.exit_code == 0, second.output
     old = re.search(r"admin / (\S+)", first.output).group(1)
     new = re.search(r"admin / (\S+)", second.output).group(1)

@@ -1,0 +1,153 @@
+"""Who is asking, and the request's unit of work: every page but the public ones needs a
+signed-in user; their principal is read on each request (so a deactivated user or a changed
+password ends the session at once) and the request runs in one database session acting as
+them, committed when the response succeeds and rolled back otherwise."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from contextlib import AbstractContextManager
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from accord.core.access import AccessDeniedError, Principal
+from accord.core.security import User
+from accord.ui.site import Site, flash
+
+log = logging.getLogger("accord.ui")
+
+SESSION_USER = "user_id"
+SESSION_VERSION = "version"
+PUBLIC_PATHS = frozenset({"/login", "/favicon.ico"})
+PUBLIC_PREFIXES = ("/static/",)
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+def session_version(secret: str, password_hash: str) -> str:
+    """Changes when the password changes, so that every other session of the user ends."""
+    digest = hmac.new(secret.encode(), password_hash.encode(), hashlib.sha256)
+    return digest.hexdigest()[:20]
+
+
+def sign_in(request: Request, user_id: int, version: str) -> None:
+    """Start a fresh session for the user (nothing of the anonymous one is kept)."""
+    request.session.clear()
+    request.session[SESSION_USER] = user_id
+    request.session[SESSION_VERSION] = version
+
+
+def sign_out(request: Request) -> None:
+    request.session.clear()
+
+
+def login_redirect(request: Request) -> Response:
+    """To the login form, coming back here afterwards; htmx is told to load the login page
+    as a whole (a redirect inside an htmx swap would put the form into a fragment)."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    target = "/login" if here == "/" else f"/login?{urlencode({'next': here})}"
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=401, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+class _FailedResponseError(Exception):
+    """Thrown into the unit of work when the response is an error, to roll it back."""
+
+
+class SignedInMiddleware:
+    """Requires a signed-in user and opens the request's unit of work: ``request.state.principal``
+    and ``request.state.session`` for every view, the plugins' included."""
+
+    def __init__(self, app: ASGIApp, site: Site) -> None:
+        self.app = app
+        self.site = site
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or is_public(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        principal, problem = await run_in_threadpool(
+            self.principal_of,
+            request.session.get(SESSION_USER),
+            request.session.get(SESSION_VERSION),
+        )
+        if principal is None:
+            if problem:
+                sign_out(request)
+                flash(request, problem, "info")
+            await login_redirect(request)(scope, receive, send)
+            return
+        unit = self.site.runtime.db.session(principal, context=f"request:{secrets.token_hex(6)}")
+        session = await run_in_threadpool(unit.__enter__)
+        request.state.principal = principal
+        request.state.session = session
+        await self.run(unit, scope, receive, send)
+
+    async def run(
+        self,
+        unit: AbstractContextManager[Session],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """Run the view; commit before the response starts (so a failed commit is a 500,
+        not a success page for a change that was lost), roll back on an error status."""
+        finished = False
+
+        async def finish(error: BaseException | None) -> None:
+            nonlocal finished
+            if finished:
+                return
+            finished = True
+            if error is None:
+                await run_in_threadpool(unit.__exit__, None, None, None)
+            else:
+                await run_in_threadpool(unit.__exit__, type(error), error, error.__traceback__)
+
+        async def send_after_commit(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                await finish(None if status < 400 else _FailedResponseError(f"status {status}"))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_after_commit)
+        except BaseException as error:
+            await finish(error)
+            raise
+        await finish(_FailedResponseError("no response"))
+
+    def principal_of(self, user_id: Any, version: Any) -> tuple[Principal | None, str]:
+        """The principal of the session's user, or None and why the session ended."""
+        if not isinstance(user_id, int):
+            return None, ""
+        runtime = self.site.runtime
+        with runtime.db.session(Principal.system("sign-in")) as session:
+            row = session.execute(
+                select(User.password_hash, User.active).where(User.id == user_id)
+            ).first()
+        if row is None or not row.active:
+            return None, "Your account is no longer active."
+        secret = runtime.settings.secret_key.get_secret_value()
+        if not isinstance(version, str) or not hmac.compare_digest(
+            version, session_version(secret, row.password_hash)
+        ):
+            return None, "Your password was changed; please log in again."
+        try:
+            return runtime.principal_for(user_id), ""
+        except AccessDeniedError:  # deactivated between the two reads
+            return None, "Your account is no longer active."

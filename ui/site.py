@@ -1,0 +1,113 @@
+"""The parts of the web app that every page uses: the runtime, the templates, the navigation
+and the dashboard widgets the plugins contribute, and the flash messages of a session."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from accord.core.access import Principal
+from accord.core.contributions import DashboardWidget, MenuItem
+from accord.core.runtime import Runtime
+from accord.ui.templating import Pages, wants_fragment
+
+log = logging.getLogger("accord.ui")
+
+APP_NAME = "Accord"
+FlashKind = Literal["success", "info", "error"]
+FLASH_KEY = "flashes"
+
+
+@dataclass(frozen=True)
+class Site:
+    """What the pages are built from; assembled once by ``create_app``."""
+
+    runtime: Runtime
+    pages: Pages
+    menu: tuple[MenuItem, ...] = ()
+    widgets: tuple[DashboardWidget, ...] = ()
+    secure_cookies: bool = False
+
+    @classmethod
+    def from_runtime(cls, runtime: Runtime, *, secure_cookies: bool = False) -> Site:
+        pm = runtime.pm
+        menu = sorted(
+            pm.collect("accord_menu_items"), key=lambda item: (item.section, item.order, item.label)
+        )
+        widgets = sorted(
+            pm.collect("accord_dashboard_widgets"), key=lambda widget: (widget.order, widget.title)
+        )
+        return cls(
+            runtime=runtime,
+            pages=Pages(pm.collect("accord_template_folders")),
+            menu=tuple(menu),
+            widgets=tuple(widgets),
+            secure_cookies=secure_cookies,
+        )
+
+    def menu_for(self, principal: Principal | None) -> list[MenuItem]:
+        if principal is None:
+            return []
+        return [
+            item for item in self.menu if item.permission is None or principal.can(item.permission)
+        ]
+
+    def widgets_for(self, principal: Principal) -> list[DashboardWidget]:
+        return [
+            widget
+            for widget in self.widgets
+            if widget.permission is None or principal.can(widget.permission)
+        ]
+
+    def context(self, request: Request, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The template context of a page: the layout's needs, then the page's own values."""
+        principal = current_principal(request)
+        csrftoken = request.scope.get("csrftoken")
+        return {
+            "request": request,
+            "app_name": APP_NAME,
+            "principal": principal,
+            "menu": self.menu_for(principal),
+            "current_path": request.url.path,
+            "csrftoken": csrftoken() if callable(csrftoken) else "",
+            "flashes": [],
+            **values,
+        }
+
+    def page(
+        self,
+        request: Request,
+        name: str,
+        values: Mapping[str, Any] | None = None,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+    ) -> HTMLResponse:
+        """Render page ``name`` with the layout (or only its content block, for htmx).
+        Flash messages are taken from the session only when the whole page is shown."""
+        context = self.context(request, values or {})
+        if not wants_fragment(request) and "session" in request.scope:
+            context["flashes"] = take_flashes(request)
+        return self.pages.response(request, name, context, status_code, headers)
+
+
+def current_principal(request: Request) -> Principal | None:
+    """The signed-in user's principal, set by the sign-in middleware; None on public pages."""
+    principal = request.scope.get("state", {}).get("principal")
+    return principal if isinstance(principal, Principal) else None
+
+
+def flash(request: Request, text: str, kind: FlashKind = "success") -> None:
+    """A message shown once, on the next page the user sees (kept in the session)."""
+    messages = list(request.session.get(FLASH_KEY, []))
+    messages.append({"kind": kind, "text": text})
+    request.session[FLASH_KEY] = messages[-5:]
+
+
+def take_flashes(request: Request) -> list[dict[str, str]]:
+    messages = request.session.pop(FLASH_KEY, [])
+    return [message for message in messages if isinstance(message, dict)]

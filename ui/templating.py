@@ -1,0 +1,60 @@
+"""Pages: Jinja2 templates from the UI and the plugins, rendered whole or, for htmx, as one
+block of the same template (jinja2-fragments), so no page exists in two copies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2_fragments import render_block
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+UI_TEMPLATES = Path(__file__).parent / "templates"
+FRAGMENT_BLOCK = "content"
+"""The block every page fills with its own content: what an htmx request gets back."""
+
+
+def wants_fragment(request: Request) -> bool:
+    """An htmx request swaps part of a page; a boosted one (a whole-page navigation done
+    by htmx) still wants the whole page."""
+    headers = request.headers
+    return headers.get("hx-request") == "true" and headers.get("hx-boosted") != "true"
+
+
+class Pages:
+    """The template environment: plugins' folders first, so a plugin may override one of
+    the UI's templates (as datasette allows), then the UI's own."""
+
+    def __init__(self, plugin_folders: Iterable[Path]) -> None:
+        folders = [*plugin_folders, UI_TEMPLATES]
+        self.env = Environment(
+            loader=FileSystemLoader([str(folder) for folder in folders]),
+            autoescape=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def html(self, name: str, context: Mapping[str, Any], block: str | None = None) -> str:
+        if block is None:
+            return self.env.get_template(name).render(context)
+        return render_block(self.env, name, block, dict(context))
+
+    def response(
+        self,
+        request: Request,
+        name: str,
+        context: Mapping[str, Any],
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+    ) -> HTMLResponse:
+        """The page ``name``; for an htmx request only its ``content`` block."""
+        block = FRAGMENT_BLOCK if wants_fragment(request) else None
+        return HTMLResponse(
+            self.html(name, context, block),
+            status_code=status_code,
+            headers=dict(headers or {}),
+        )
