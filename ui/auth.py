@@ -45,9 +45,11 @@ class Throttle:
         default_factory=lambda: MovingWindowRateLimiter(MemoryStorage())
     )
 
-    def attempt(self, login: str, address: str) -> bool:
-        login_ok = self.limiter.hit(self.per_login, "login", login.casefold())
-        address_ok = self.limiter.hit(self.per_address, "address", address)
+    def attempt(self, login: str, address: str, purpose: str = "login") -> bool:
+        """Count one attempt; False once the login or the address has spent its share.
+        ``purpose`` keeps counters apart (guessing a current password is not a login)."""
+        login_ok = self.limiter.hit(self.per_login, purpose, "login", login.casefold())
+        address_ok = self.limiter.hit(self.per_address, purpose, "address", address)
         return login_ok and address_ok
 
 
@@ -136,7 +138,9 @@ def routes(site: Site, throttle: Throttle | None = None) -> list[BaseRoute]:
         confirm = str(form.get("confirm", ""))
         errors = password_form_errors(current, new, confirm)
         principal = request.state.principal
-        if not errors and not throttle.attempt(f"user#{principal.user_id}", "password-change"):
+        if not errors and not throttle.attempt(
+            str(principal.user_id), client_address(request), purpose="password-change"
+        ):
             errors["current"] = TOO_MANY_ATTEMPTS
         if not errors:
             version = await run_in_threadpool(

@@ -194,3 +194,15 @@ def test_secure_cookies_are_sent_over_https_only(make_client, accord_make_user):
     assert form.headers["set-cookie"].startswith("csrftoken=")
     response = log_in(client, "alice")
     assert session_cookie(response)["accord_session"]["secure"] is True
+
+
+def test_guessing_the_current_password_is_limited_too(logged_in):
+    client = logged_in("alice", "salesperson")
+    new = "a brand new secret"
+    form = {"new": new, "confirm": new, "csrftoken": csrf_token(client)}
+    for number in range(5):
+        response = client.post("/account/password", data={**form, "current": f"guess {number}"})
+        assert "This is not your current password" in response.text
+    response = client.post("/account/password", data={**form, "current": PASSWORD})
+    assert re.search(r'id="field-current-error"[^>]*>Too many attempts', response.text)
+    assert log_in(client, "alice", PASSWORD).status_code == 303, "the old password still works"
