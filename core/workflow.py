@@ -18,16 +18,33 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import partial
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import Index, String, Table, Text, event, insert, inspect, select
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Index,
+    String,
+    Table,
+    Text,
+    Update,
+    bindparam,
+    event,
+    insert,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import Mapped, Mapper, Session, SessionTransaction, declared_attr, mapped_column
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.attributes import set_committed_value
 
-from accord.core.access import Principal, principal_of
+from accord.core.access import AccessDeniedError, Principal, principal_of
+from accord.core.audit import UNKNOWN_ACTOR, AuditEntry, is_audited
 from accord.core.contributions import Transition, Workflow
 from accord.core.db import Base, intpk, utcnow
 from accord.core.errors import AccordError, PluginError, SettingsError
@@ -166,9 +183,67 @@ class Machine:
     from_state: dict[str, tuple[Step, ...]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class StateWrite:
+    """How a transition writes one workflow's state: one UPDATE of the state and the
+    version, matched on the primary key and the version the record was loaded with."""
+
+    table: Table
+    key: ColumnElement[Any]
+    state_key: str
+    version: ColumnElement[Any]
+    version_key: str
+    next_version: Callable[[Any], Any]
+    refreshed: tuple[tuple[str, Column[Any]], ...]
+    """Columns that change on every UPDATE (``updated_at``), read back into the record."""
+    statement: Update
+    audited: bool
+
+    @classmethod
+    def of(cls, machine: Machine) -> StateWrite:
+        """For a model ``check_workflow`` accepted: one table, one key, a version that
+        SQLAlchemy counts."""
+        mapper: Mapper[Any] = inspect(machine.model)
+        version, generator = mapper.version_id_col, mapper.version_id_generator
+        table = mapper.local_table
+        # check_workflow refused every other model
+        assert version is not None
+        assert callable(generator)
+        assert isinstance(table, Table)
+        key = mapper.primary_key[0]
+        state = mapper.columns[machine.workflow.state_field]
+        refreshed = tuple(
+            (mapper.get_property_by_column(column).key, column)
+            for column in table.columns
+            if column.onupdate is not None or column.server_onupdate is not None
+        )
+        statement = (
+            update(table)
+            .where(key == bindparam("w_key"), version == bindparam("w_version"))
+            .values({state: bindparam("w_state"), version: bindparam("w_next")})
+        )
+        if refreshed:
+            statement = statement.returning(*(column for _, column in refreshed))
+        return cls(
+            table=table,
+            key=key,
+            state_key=machine.workflow.state_field,
+            version=version,
+            version_key=mapper.get_property_by_column(version).key,
+            next_version=generator,
+            refreshed=refreshed,
+            statement=statement,
+            audited=is_audited(machine.model),
+        )
+
+
 _PENDING = "accord_workflow_after_commit"
 _INSERT_HISTORY = insert(cast(Table, TransitionRecord.__table__))
 _INSERT_EVENT = insert(cast(Table, OutboxEvent.__table__))
+_INSERT_AUDIT = insert(cast(Table, AuditEntry.__table__))
+_STATEMENTS_KEPT = 1_000
+"""UPDATE statements kept per access condition (one per principal and model); past it the
+cache starts again."""
 
 
 def outbox_row(name: str, payload: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
@@ -191,6 +266,10 @@ class WorkflowEngine:
         self._hook = hook
         self._by_model: dict[type[Any], list[Machine]] = {}
         self._steps: dict[tuple[type[Any], str], tuple[Machine, Step]] = {}
+        self._writes = {name: StateWrite.of(machine) for name, machine in self.machines.items()}
+        # An UPDATE narrowed by an access condition, by the condition's id (the policy keeps
+        # one condition object per principal, model and operation).
+        self._narrowed: dict[int, tuple[ColumnElement[bool], Update]] = {}
         for machine in machines:
             self._by_model.setdefault(machine.model, []).append(machine)
             for name, step in machine.steps.items():
@@ -253,11 +332,18 @@ class WorkflowEngine:
 
     def transition(self, session: Session, record: object, name: str, /, **inputs: Any) -> None:
         """Move ``record`` through the transition ``name`` as the session's principal,
-        with ``inputs`` (``reason="no budget"``), and flush. Raises a
-        ``TransitionError`` whose message names the record, the step and the reason; the
-        record then stays as it was. After a ``TransitionConflictError``, or an
-        ``AccessDeniedError`` from the data layer (the user may not change this record),
-        the flush has failed and the caller's transaction must roll back."""
+        with ``inputs`` (``reason="no budget"``), writing to the session's transaction
+        now. Raises a ``TransitionError`` whose message names the record, the step and
+        the reason; the record then stays as it was. After a ``TransitionConflictError``,
+        or an ``AccessDeniedError`` (the access table does not let the user change this
+        record), the caller's transaction must roll back.
+
+        The state is written by one UPDATE of the state and the version, narrowed by the
+        access table's write condition, not by a flush of the record: a flush costs a
+        unit of work for one known column. What a flush would add is done here: the
+        version check (no row matched: a conflict, or a record the user may not change),
+        the check that the row as written is still one the user may change, the audit
+        row of the state, the record's new values in memory."""
         machine, step = self._step(record, name)
         principal = principal_of(session)
         if principal is None:
@@ -281,17 +367,17 @@ class WorkflowEngine:
         if obstacle is not None:
             error, reason = obstacle
             raise error(label(record), name, reason)
+        if session.dirty or session.new or session.deleted:
+            # Other changes, to this record too, are written (and checked, and audited)
+            # first, as the flush of the state would have written them along.
+            session.flush()
 
         workflow, transition = step.workflow, step.transition
         source = getattr(record, workflow.state_field)
-        setattr(record, workflow.state_field, transition.target)
-        try:
-            session.flush()  # the UPDATE checks the version first: a conflict writes nothing
-        except StaleDataError:
-            raise TransitionConflictError(
-                label(record), name, "it was changed by someone else meanwhile; reload it"
-            ) from None
-        record_id = inspect(record).identity[0]
+        record_id = state.identity[0]
+        now = utcnow()
+        write = self._writes[workflow.name]
+        self._write_state(session, record, record_id, machine, step, write, principal, now)
         encoded = json.dumps(inputs, default=str, ensure_ascii=False, sort_keys=True)
         plain = json.loads(encoded) if inputs else {}
         payload = {
@@ -304,7 +390,6 @@ class WorkflowEngine:
         }
         # Plain INSERTs in the same transaction: neither row is a business record to audit
         # or check, and a unit of work costs three times as much per row.
-        now = utcnow()
         connection = session.connection()
         connection.execute(
             _INSERT_HISTORY,
@@ -332,6 +417,117 @@ class WorkflowEngine:
                 "inputs": MappingProxyType(plain),
             }
             after_commit(session, partial(self._after, arguments))
+
+    def _write_state(
+        self,
+        session: Session,
+        record: object,
+        record_id: Any,
+        machine: Machine,
+        step: Step,
+        write: StateWrite,
+        principal: Principal,
+        now: dt.datetime,
+    ) -> None:
+        """One UPDATE of the state and the version, narrowed to the rows the principal may
+        change (the access table's condition, as the data layer applies it to every UPDATE
+        statement), then the audit row of the state, in the caller's transaction."""
+        table = machine.table
+        condition: ColumnElement[bool] | None = None
+        if not principal.is_system:
+            policy = principal.policy
+            if policy is None or not policy.decide(principal.roles, table, "write").allowed:
+                raise AccessDeniedError(f"{principal} may not write {table}: no rule grants it")
+            condition = policy.criteria(principal, machine.model, "write")
+        statement = write.statement if condition is None else self._narrow(write, condition)
+        target = step.transition.target
+        version = getattr(record, write.version_key)
+        parameters = {
+            "w_key": record_id,
+            "w_version": version,
+            "w_state": target,
+            "w_next": write.next_version(version),
+        }
+        connection = session.connection()
+        result = connection.execute(statement, parameters)
+        if write.refreshed:
+            rows = result.all()
+            matched, values = len(rows), rows[0] if rows else ()
+        else:
+            matched, values = result.rowcount, ()
+        if matched != 1:
+            self._refused(session, record, record_id, step, write, principal, version)
+        if condition is not None:
+            # As after a flush: the row as written must still be one the principal may
+            # change (a scope on the state may exclude the target state).
+            found = connection.execute(
+                select(write.key).where(write.key == record_id, condition)
+            ).first()
+            if found is None:
+                raise AccessDeniedError(
+                    f"{principal} may not write {label(record)}: in state {target!r} the "
+                    f"record is outside what its rules allow ({_write_scopes(principal, step)})"
+                )
+        if write.audited:
+            connection.execute(
+                _INSERT_AUDIT,
+                {
+                    "model": write.table.name,
+                    "record_id": str(record_id),
+                    "field": write.state_key,
+                    "old_value": json.dumps(getattr(record, write.state_key), ensure_ascii=False),
+                    "new_value": json.dumps(target, ensure_ascii=False),
+                    "action": "update",
+                    "actor": str(session.info.get("actor") or UNKNOWN_ACTOR),
+                    "at": now,
+                    "context": str(session.info.get("context") or ""),
+                },
+            )
+        set_committed_value(record, write.state_key, target)
+        set_committed_value(record, write.version_key, parameters["w_next"])
+        for (key, _), value in zip(write.refreshed, values, strict=True):
+            set_committed_value(record, key, value)
+        # The record now holds what its transaction wrote; if that transaction, or a
+        # savepoint around the step, rolls back, the record is read again.
+        _register(session, None, partial(_expire, session, record))
+
+    def _narrow(self, write: StateWrite, condition: ColumnElement[bool]) -> Update:
+        found = self._narrowed.get(id(condition))
+        if found is not None and found[0] is condition:
+            return found[1]
+        if len(self._narrowed) > _STATEMENTS_KEPT:
+            self._narrowed.clear()
+        statement = write.statement.where(condition)
+        self._narrowed[id(condition)] = (condition, statement)
+        return statement
+
+    def _refused(
+        self,
+        session: Session,
+        record: object,
+        record_id: Any,
+        step: Step,
+        write: StateWrite,
+        principal: Principal,
+        version: Any,
+    ) -> None:
+        """The UPDATE matched no row: the record changed meanwhile (a conflict), or it is
+        not one the principal may change (refused as the data layer refuses it)."""
+        row = (
+            session.connection()
+            .execute(select(write.version).where(write.key == record_id))
+            .first()
+        )
+        if row is None or row[0] != version:
+            raise TransitionConflictError(
+                label(record),
+                step.transition.name,
+                "it was changed by someone else meanwhile; reload it",
+            )
+        raise AccessDeniedError(
+            f"{principal} may not write {label(record)}: the record is outside what its "
+            f"rules allow ({_write_scopes(principal, step)})"
+        )
 
     def _after(self, arguments: Mapping[str, Any]) -> None:
         """Each ``accord_after_transition`` on its own, in pluggy's call order: one that
@@ -482,9 +678,20 @@ class WorkflowEngine:
 def after_commit(session: Session, call: Callable[[], object]) -> None:
     """Run ``call`` once the session's transaction commits; forget it if the transaction,
     or the savepoint it was registered in, rolls back. An exception is logged."""
-    pending: list[tuple[SessionTransaction, Callable[[], object]]] | None = session.info.get(
-        _PENDING
-    )
+    _register(session, call, None)
+
+
+Pending = tuple[SessionTransaction, Callable[[], object] | None, Callable[[], object] | None]
+"""The transaction something was done in, what to run once it commits, and what to run if
+it (or a savepoint around it) rolls back."""
+
+
+def _register(
+    session: Session,
+    on_commit: Callable[[], object] | None,
+    on_rollback: Callable[[], object] | None,
+) -> None:
+    pending: list[Pending] | None = session.info.get(_PENDING)
     if pending is None:
         pending = session.info[_PENDING] = []
         # A sessionmaker makes sessions of its own subclass: listen there, once per
@@ -494,17 +701,17 @@ def after_commit(session: Session, call: Callable[[], object]) -> None:
             event.listen(target, "after_commit", _run_pending)
             event.listen(target, "after_soft_rollback", _drop_rolled_back)
     transaction = session.get_nested_transaction() or session.get_transaction()
-    assert transaction is not None  # a flush just happened in it
-    pending.append((transaction, call))
+    assert transaction is not None  # a statement just ran in it
+    pending.append((transaction, on_commit, on_rollback))
 
 
 def _run_pending(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a savepoint was released: its calls wait for the real commit
-    pending = session.info.get(_PENDING)
+    pending: list[Pending] | None = session.info.get(_PENDING)
     if not pending:
         return
-    calls = [call for _, call in pending]
+    calls = [call for _, call, _ in pending if call is not None]
     pending.clear()
     for call in calls:
         try:
@@ -514,14 +721,21 @@ def _run_pending(session: Session) -> None:
 
 
 def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
-    pending = session.info.get(_PENDING)
+    pending: list[Pending] | None = session.info.get(_PENDING)
     if not pending:
         return
-    pending[:] = [
-        (transaction, call)
-        for transaction, call in pending
-        if not _within(transaction, previous_transaction)
-    ]
+    kept = []
+    for entry in pending:
+        if not _within(entry[0], previous_transaction):
+            kept.append(entry)
+        elif entry[2] is not None:
+            entry[2]()
+    pending[:] = kept
+
+
+def _expire(session: Session, record: object) -> None:
+    with suppress(InvalidRequestError):  # no longer in the session: nothing holds its state
+        session.expire(record)
 
 
 def _within(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
@@ -568,6 +782,14 @@ def check_workflow(
             "to it (an integer `version` used as version_id_col), so that two users "
             "cannot both move the same record"
         )
+    elif mapper.version_id_generator is False:
+        fail(
+            f"model {workflow.model!r} has its version set by the database "
+            "(version_id_generator=False); a transition sets the next version itself: "
+            "drop the setting, as accord.api.WorkflowMixin does"
+        )
+    if not isinstance(mapper.local_table, Table) or mapper.inherits is not None:
+        fail(f"model {workflow.model!r} must be mapped to one table of its own")
     states = workflow.states
     if isinstance(states, str) or not states or len(set(states)) != len(states):
         fail(f"states must be a tuple of distinct names, got {states!r}")
@@ -695,6 +917,13 @@ def may_write(session: Session, principal: Principal, record: object, machine: M
         return True  # a new record: the create rules decided when it was added
     query = select(key).where(key == identity[0], condition)
     return session.connection().execute(query).first() is not None
+
+
+def _write_scopes(principal: Principal, step: Step) -> str:
+    """The rules that let ``principal`` write the step's model, as access errors name them."""
+    assert principal.policy is not None
+    decision = principal.policy.decide(principal.roles, step.workflow.model, "write")
+    return ", ".join(f"{rule.name} ({rule.scope})" for rule in decision.grants)
 
 
 def blank(value: object) -> bool:

@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
-from sqlalchemy import String, select, text
+from sqlalchemy import ColumnElement, String, event, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from accord.api import (
@@ -41,7 +41,9 @@ from accord.api import (
     WorkflowMixin,
     hookimpl,
 )
+from accord.core.access import AccessPolicy
 from accord.core.audit import AuditEntry
+from accord.core.contributions import Operation
 from accord.core.db import Database
 from accord.core.errors import PluginError, SettingsError
 from accord.core.events import OutboxEvent
@@ -426,6 +428,70 @@ def test_state_history_audit_and_event_are_written_in_one_transaction(
     }
 
 
+def test_one_transition_is_one_update_and_three_inserts(
+    accord_runtime: Runtime, accord_db: Database, people: dict[str, User]
+) -> None:
+    note_id = new_note(accord_db, accord_runtime.workflows)
+    move(accord_runtime, people["tom"], note_id, "publish")
+    statements: list[str] = []
+
+    def seen(*args: Any) -> None:
+        statements.append(" ".join(args[2].split()[:3]))
+
+    with acting(accord_runtime, people["rita"]) as session:
+        note = session.get_one(note_model(), note_id)
+        event.listen(accord_db.engine, "before_cursor_execute", seen)
+        try:
+            accord_runtime.workflows.transition(session, note, "withdraw", reason="outdated")
+        finally:
+            event.remove(accord_db.engine, "before_cursor_execute", seen)
+
+    assert statements == [
+        "UPDATE dummy_note SET",
+        "INSERT INTO core_audit",
+        "INSERT INTO core_workflow_history",
+        "INSERT INTO core_outbox",
+    ]
+
+
+def test_the_record_in_memory_holds_what_was_written_and_forgets_it_on_rollback(
+    accord_runtime: Runtime, accord_db: Database, people: dict[str, User]
+) -> None:
+    note_id = new_note(accord_db, accord_runtime.workflows)
+    with acting(accord_runtime, people["tom"]) as session:
+        note = session.get_one(note_model(), note_id)
+        savepoint = session.begin_nested()
+        accord_runtime.workflows.transition(session, note, "publish")
+        assert (note.state, note.version) == ("published", 2)
+        savepoint.rollback()
+        assert (note.state, note.version) == ("draft", 1)  # read again
+        accord_runtime.workflows.transition(session, note, "publish")
+
+    with accord_db.session(Principal.system("test")) as session:
+        stored = session.get_one(note_model(), note_id)
+        assert (stored.state, stored.version) == ("published", 2)
+        assert stored.updated_at == note.updated_at  # the note is detached: nothing expired
+    assert (note.state, note.version) == ("published", 2)
+
+
+def test_changes_made_before_a_step_are_written_and_audited_with_it(
+    accord_runtime: Runtime, accord_db: Database, people: dict[str, User]
+) -> None:
+    tom = people["tom"]
+    note_id = new_note(accord_db, accord_runtime.workflows)
+
+    with acting(accord_runtime, tom) as session:
+        note = session.get_one(note_model(), note_id)
+        note.body = "Visit went very well"
+        accord_runtime.workflows.transition(session, note, "publish")
+
+    actor = f"user:{tom.id}:tom"
+    assert written(accord_runtime, note_id)["audit"] == [
+        ("body", '"Visit went well"', '"Visit went very well"', actor),
+        ("state", '"draft"', '"published"', actor),
+    ]
+
+
 def test_after_transition_hooks_run_after_commit_and_never_after_a_rollback(
     accord_runtime: Runtime,
     accord_db: Database,
@@ -541,9 +607,63 @@ def test_available_asks_the_access_table_whether_the_user_may_change_the_record(
     assert offered(accord_runtime, mia, note_id) == [
         ("publish", False, "user 'mia' (dummy_note_taker, marketing) may not change this record")
     ]
-    with pytest.raises(AccessDeniedError):  # the data layer refuses it, not the engine
+    with pytest.raises(AccessDeniedError) as refused:  # the access table's condition
         move(accord_runtime, mia, note_id, "publish")
+    assert str(refused.value) == (
+        f"user 'mia' (dummy_note_taker, marketing) may not write dummy_note #{note_id}: the "
+        "record is outside what its rules allow (dummy.note_takers (via:partner_id))"
+    )
     assert state_of(accord_runtime, note_id) == "draft"
+    assert written(accord_runtime, note_id)["audit"] == []
+
+
+class PublishedNotesLocked(AccessPolicy):
+    """The company's access table, plus: nobody may change a published note."""
+
+    def __init__(self, policy: AccessPolicy) -> None:
+        super().__init__(
+            policy.rules, list(policy.scopes.values()), list(policy.roles.values()), policy.models
+        )
+        self.unpublished = note_model().state != "published"
+
+    def criteria(
+        self, principal: Principal, model: type[Any], operation: Operation
+    ) -> ColumnElement[bool] | None:
+        if model is note_model() and operation == "write":
+            return self.unpublished
+        return super().criteria(principal, model, operation)
+
+
+def test_a_step_into_a_state_the_user_may_not_change_is_refused_as_a_flush_would_refuse_it(
+    accord_runtime: Runtime, accord_db: Database, people: dict[str, User]
+) -> None:
+    tom = people["tom"]
+    note_id = new_note(accord_db, accord_runtime.workflows)
+    policy = PublishedNotesLocked(accord_runtime.policy)
+    locked = policy.principal(
+        user_id=tom.id, login="tom", roles=["back_office", "dummy_note_taker"]
+    )
+
+    with accord_db.session(locked) as session:
+        note = session.get_one(note_model(), note_id)
+        with pytest.raises(AccessDeniedError) as refused:
+            accord_runtime.workflows.transition(session, note, "publish")
+        assert note.state == "draft"  # the caller rolls back; the note stays as it was
+        session.rollback()
+
+    assert str(refused.value) == (
+        f"user 'tom' (back_office, dummy_note_taker) may not write dummy_note #{note_id}: in "
+        "state "
+        "'published' the record is outside what its rules allow (dummy.note_takers "
+        "(via:partner_id))"
+    )
+    assert written(accord_runtime, note_id) == {
+        "state": "draft",
+        "version": 1,
+        "history": [],
+        "audit": [],
+        "events": [],
+    }
 
 
 # --- two users at once ------------------------------------------------------------------------
@@ -703,6 +823,18 @@ class Unversioned(PrivateBase):
     state: Mapped[str] = mapped_column(String(40))
 
 
+class ServerVersioned(PrivateBase):
+    __tablename__ = "tests_server_versioned"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column()
+    __mapper_args__: ClassVar[dict[str, Any]] = {
+        "version_id_col": version,
+        "version_id_generator": False,
+    }
+
+
 TICKET = Workflow(
     name="tests.ticket",
     model="tests_ticket",
@@ -728,6 +860,10 @@ TICKET = Workflow(
         (
             Workflow("tests.ticket", "tests_unversioned", "open", ("open",), ()),
             "model 'tests_unversioned' has no version column; add accord.api.WorkflowMixin",
+        ),
+        (
+            Workflow("tests.ticket", "tests_server_versioned", "open", ("open",), ()),
+            "model 'tests_server_versioned' has its version set by the database",
         ),
         (
             Workflow("tests.ticket", "tests_ticket", "new", ("open", "closed"), ()),
@@ -794,7 +930,7 @@ def test_a_malformed_workflow_stops_the_start_up_naming_its_plugin(
     class Tests:
         @hookimpl
         def accord_models(self) -> Sequence[type[object]]:
-            return [Ticket, Unversioned]
+            return [Ticket, Unversioned, ServerVersioned]
 
         @hookimpl
         def accord_permissions(self) -> Sequence[Permission]:
