@@ -32,7 +32,10 @@ def render_widget(widget: DashboardWidget, context: RenderContext) -> Markup | N
     """The widget's HTML (already escaped by the widget), or None when it failed: one broken
     tile must not take the whole dashboard down."""
     try:
-        return Markup(widget.render(context))
+        # A savepoint: on PostgreSQL a failed statement would otherwise abort the whole
+        # transaction, and every tile after it with it.
+        with context.session.begin_nested():
+            return Markup(widget.render(context))
     except Exception:
         log.exception("dashboard widget %r failed", widget.name)
         return None

@@ -5,7 +5,7 @@ import logging
 import re
 import threading
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -64,6 +64,21 @@ def test_a_failing_widget_leaves_the_rest_of_the_dashboard(add_plugin, logged_in
     assert "<p><strong>0</strong> notes</p>" in page.text
     assert "widget exploded" not in page.text
     assert "extra.broken" in caplog.text
+
+
+def test_a_widget_whose_query_fails_spoils_no_other_tile(add_plugin, logged_in):
+    def bad_query(context):
+        context.session.execute(text("SELECT no_such_column FROM core_user"))
+        return "<p>never</p>"
+
+    add_plugin(
+        dashboard_widgets=[DashboardWidget("extra.bad_query", "Bad", render=bad_query, order=1)]
+    )
+    client = logged_in("nora", "dummy_note_taker")
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "This tile could not be shown just now" in page.text
+    assert "<p><strong>0</strong> notes</p>" in page.text, "the next tile still works"
 
 
 def test_htmx_request_gets_only_the_page_content(logged_in):
