@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from accord.core.access import AccessDeniedError, Principal
 from accord.core.security import User
-from accord.ui.site import Site, flash
+from accord.ui.site import SITE_KEY, Site, flash
 
 log = logging.getLogger("accord.ui")
 
@@ -76,7 +76,11 @@ class SignedInMiddleware:
         self.site = site
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_public(scope["path"]):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope[SITE_KEY] = self.site
+        if is_public(scope["path"]):
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)

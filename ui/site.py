@@ -95,6 +95,26 @@ class Site:
         return self.pages.response(request, name, context, status_code, headers)
 
 
+SITE_KEY = "accord.site"
+"""Where the app's Site is kept in each request's ASGI scope."""
+
+
+def page(
+    request: Request,
+    name: str,
+    values: Mapping[str, Any] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """Page ``name`` in the app's layout, for any view, a plugin's included: a template
+    that extends ``base.html`` and fills its ``content`` block; an htmx request gets that
+    block only. The template sees ``values`` and the layout's names (``request``,
+    ``principal``, ``csrftoken`` for forms, ``url_for``)."""
+    site = request.scope.get(SITE_KEY)
+    if not isinstance(site, Site):
+        raise RuntimeError("page() needs a request of the app made by accord.ui.create_app")
+    return site.page(request, name, values, status_code)
+
+
 def current_principal(request: Request) -> Principal | None:
     """The signed-in user's principal, set by the sign-in middleware; None on public pages."""
     principal = request.scope.get("state", {}).get("principal")

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 from jinja2_fragments import render_block
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -24,6 +25,14 @@ def wants_fragment(request: Request) -> bool:
     return headers.get("hx-request") == "true" and headers.get("hx-boosted") != "true"
 
 
+@pass_context
+def url_for(context: Context, name: str, /, **path_params: Any) -> str:
+    """``url_for("leads:detail", id=7)``: the path of a named route (a path, not an absolute
+    URL, so that it stays right behind a proxy)."""
+    request: Request = context["request"]
+    return request.url_for(name, **path_params).path
+
+
 class Pages:
     """The template environment: plugins' folders first, so a plugin may override one of
     the UI's templates (as datasette allows), then the UI's own."""
@@ -37,6 +46,7 @@ class Pages:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.env.globals["url_for"] = url_for
 
     def html(self, name: str, context: Mapping[str, Any], block: str | None = None) -> str:
         if block is None:

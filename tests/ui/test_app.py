@@ -13,6 +13,7 @@ from starlette.routing import Route
 from accord.core.access import AccessDeniedError
 from accord.core.contributions import DashboardWidget, MenuItem
 from accord.core.partners import Partner, PartnerKind
+from accord.ui import flash, page
 
 from .conftest import template_folder
 
@@ -109,6 +110,36 @@ def test_a_plugin_template_overrides_the_kernels(add_plugin, tmp_path, logged_in
     assert "Skip to content" in page.text, "still inside the kernel's layout"
     fragment = client.get("/", headers={"HX-Request": "true"})
     assert fragment.text == "<h1>Acme's own dashboard</h1>"
+
+
+def test_a_plugins_view_renders_its_page_inside_the_layout(add_plugin, tmp_path, logged_in):
+    def customers(request):
+        flash(request, "Customer list refreshed.")
+        return page(request, "extra/customers.html", {"names": ["Acme <Ltd>", "Globex"]})
+
+    folder = template_folder(
+        tmp_path,
+        {
+            "extra/customers.html": (
+                '{% extends "base.html" %}{% block title %}Customers{% endblock %}'
+                "{% block content %}<h1>Customers</h1><ul>"
+                "{% for name in names %}<li>{{ name }}</li>{% endfor %}</ul>"
+                "<a href=\"{{ url_for('extra:customers') }}\">again</a>{% endblock %}"
+            )
+        },
+    )
+    add_plugin(routes=[Route("/customers", customers, name="customers")], template_folders=[folder])
+    client = logged_in("nora", "dummy_note_taker")
+    response = client.get("/extra/customers")
+    assert response.status_code == 200
+    assert "<title>Customers · Accord</title>" in response.text
+    assert "<li>Acme &lt;Ltd&gt;</li>" in response.text
+    assert '<a href="/extra/customers">again</a>' in response.text
+    assert "Account of nora" in response.text
+    assert "Customer list refreshed." in response.text
+    assert "Customer list refreshed." not in client.get("/").text, "shown once"
+    fragment = client.get("/extra/customers", headers={"HX-Request": "true"})
+    assert fragment.text.startswith("<h1>Customers</h1>")
 
 
 def test_plugin_routes_are_mounted_under_the_plugins_name(logged_in):
