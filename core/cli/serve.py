@@ -55,10 +55,30 @@ def serve_app(
     except ImportFromStringError as error:
         raise AccordError(f"--app {app!r}: {error}") from None
     runtime.db.check_connection()
+    require_up_to_date(runtime)
     asgi_app = factory(runtime, secure_cookies=secure_cookies)
     shown_host = f"[{host}]" if ":" in host else host
     click.echo(f"Accord is running at http://{shown_host}:{port}/ (press Ctrl+C to stop)")
     uvicorn.run(asgi_app, host=host, port=port, log_level="info", proxy_headers=True)
+
+
+def require_up_to_date(runtime: Runtime) -> None:
+    """Refuse to serve a database whose schema is behind the enabled plugins: every page
+    would fail. Checked once at start-up, from alembic's table."""
+    migrator = runtime.migrator
+    script = migrator.script()
+    behind = []
+    for branch, at in migrator.current().items():
+        if branch not in migrator.enabled_branches:
+            continue
+        found = script.get_revision(at) if at else None
+        if found is None or not found.is_head:
+            behind.append(branch)
+    if behind:
+        raise AccordError(
+            f"the database is not up to date for {', '.join(behind)}; "
+            "run `accord db upgrade` first, then serve"
+        )
 
 
 @click.command()

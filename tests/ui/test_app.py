@@ -240,3 +240,10 @@ def test_serve_refuses_an_unknown_app_factory_in_one_line(accord_cli, accord_db)
     assert result.exit_code != 0
     assert "Error: --app 'accord.nowhere:create_app'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_serve_refuses_a_database_that_is_not_migrated(accord_cli, accord_runtime):
+    result = accord_cli("serve", "--port", "1")
+    assert result.exit_code == 1
+    assert "run `accord db upgrade` first" in result.output
+    assert "Traceback" not in result.output
