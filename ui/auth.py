@@ -25,7 +25,7 @@ from accord.core.access import Principal
 from accord.core.db import utcnow
 from accord.core.runtime import Runtime
 from accord.core.security import User, hash_password, verify_password
-from accord.ui.signed_in import session_version, sign_in, sign_out
+from accord.ui.signed_in import SESSION_USER, session_version, sign_in, sign_out
 from accord.ui.site import Site, flash
 
 WRONG_CREDENTIALS = "Wrong login or password."
@@ -112,6 +112,8 @@ def routes(site: Site, throttle: Throttle | None = None) -> list[BaseRoute]:
 
     async def login(request: Request) -> Response:
         if request.method == "GET":
+            if SESSION_USER in request.session:  # signed in already (or the page will say not)
+                return RedirectResponse(safe_next(request.query_params.get("next")), 303)
             return login_page(request)
         form = await request.form()
         name = str(form.get("login", "")).strip()

@@ -206,3 +206,9 @@ def test_guessing_the_current_password_is_limited_too(logged_in):
     response = client.post("/account/password", data={**form, "current": PASSWORD})
     assert re.search(r'id="field-current-error"[^>]*>Too many attempts', response.text)
     assert log_in(client, "alice", PASSWORD).status_code == 303, "the old password still works"
+
+
+def test_the_login_page_sends_a_signed_in_user_on(logged_in):
+    client = logged_in("alice", "salesperson")
+    assert client.get("/login").headers["location"] == "/"
+    assert client.get("/login?next=/account/password").headers["location"] == "/account/password"
