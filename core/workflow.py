@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -196,8 +197,17 @@ class StateWrite:
     next_version: Callable[[Any], Any]
     refreshed: tuple[tuple[str, Column[Any]], ...]
     """Columns that change on every UPDATE (``updated_at``), read back into the record."""
+    unnarrowed: Update
+    """The UPDATE, without RETURNING."""
     statement: Update
+    """The UPDATE for a principal who may change every row: it returns ``refreshed``."""
     audited: bool
+
+    def narrowed(self, condition: ColumnElement[bool]) -> Update:
+        """The UPDATE of a row that ``condition`` selects, returning ``refreshed`` and
+        whether the row as written still meets ``condition``."""
+        columns = [column for _, column in self.refreshed]
+        return self.unnarrowed.where(condition).returning(*columns, condition.label("writable"))
 
     @classmethod
     def of(cls, machine: Machine) -> StateWrite:
@@ -217,11 +227,12 @@ class StateWrite:
             for column in table.columns
             if column.onupdate is not None or column.server_onupdate is not None
         )
-        statement = (
+        unnarrowed = (
             update(table)
             .where(key == bindparam("w_key"), version == bindparam("w_version"))
             .values({state: bindparam("w_state"), version: bindparam("w_next")})
         )
+        statement = unnarrowed
         if refreshed:
             statement = statement.returning(*(column for _, column in refreshed))
         return cls(
@@ -232,6 +243,7 @@ class StateWrite:
             version_key=mapper.get_property_by_column(version).key,
             next_version=generator,
             refreshed=refreshed,
+            unnarrowed=unnarrowed,
             statement=statement,
             audited=is_audited(machine.model),
         )
@@ -450,24 +462,20 @@ class WorkflowEngine:
         }
         connection = session.connection()
         result = connection.execute(statement, parameters)
-        if write.refreshed:
+        if write.refreshed or condition is not None:
             rows = result.all()
-            matched, values = len(rows), rows[0] if rows else ()
+            matched, values = len(rows), tuple(rows[0]) if rows else ()
         else:
             matched, values = result.rowcount, ()
         if matched != 1:
             self._refused(session, record, record_id, step, write, principal, version)
-        if condition is not None:
-            # As after a flush: the row as written must still be one the principal may
-            # change (a scope on the state may exclude the target state).
-            found = connection.execute(
-                select(write.key).where(write.key == record_id, condition)
-            ).first()
-            if found is None:
-                raise AccessDeniedError(
-                    f"{principal} may not write {label(record)}: in state {target!r} the "
-                    f"record is outside what its rules allow ({_write_scopes(principal, step)})"
-                )
+        # As after a flush, the row as written must still be one the principal may change
+        # (a scope on the state may exclude the target state): the UPDATE returned it.
+        if condition is not None and not values[-1]:
+            raise AccessDeniedError(
+                f"{principal} may not write {label(record)}: in state {target!r} the "
+                f"record is outside what its rules allow ({_write_scopes(principal, step)})"
+            )
         if write.audited:
             connection.execute(
                 _INSERT_AUDIT,
@@ -485,7 +493,8 @@ class WorkflowEngine:
             )
         set_committed_value(record, write.state_key, target)
         set_committed_value(record, write.version_key, parameters["w_next"])
-        for (key, _), value in zip(write.refreshed, values, strict=True):
+        refreshed = values[: len(write.refreshed)]
+        for (key, _), value in zip(write.refreshed, refreshed, strict=True):
             set_committed_value(record, key, value)
         # The record now holds what its transaction wrote; if that transaction, or a
         # savepoint around the step, rolls back, the record is read again.
@@ -497,7 +506,7 @@ class WorkflowEngine:
             return found[1]
         if len(self._narrowed) > _STATEMENTS_KEPT:
             self._narrowed.clear()
-        statement = write.statement.where(condition)
+        statement = write.narrowed(condition)
         self._narrowed[id(condition)] = (condition, statement)
         return statement
 
@@ -681,6 +690,9 @@ def after_commit(session: Session, call: Callable[[], object]) -> None:
     _register(session, call, None)
 
 
+_LISTENING: weakref.WeakSet[Any] = weakref.WeakSet()
+"""The session classes (and bare sessions) whose commits and rollbacks are followed."""
+
 Pending = tuple[SessionTransaction, Callable[[], object] | None, Callable[[], object] | None]
 """The transaction something was done in, what to run once it commits, and what to run if
 it (or a savepoint around it) rolls back."""
@@ -695,11 +707,13 @@ def _register(
     if pending is None:
         pending = session.info[_PENDING] = []
         # A sessionmaker makes sessions of its own subclass: listen there, once per
-        # sessionmaker; a bare Session only on itself, never on every Session.
+        # sessionmaker; a bare Session only on itself, never on every Session. Not asked of
+        # event.contains(): it answers by id(), and a new class may reuse a dead one's.
         target: Any = type(session) if type(session) is not Session else session
-        if not event.contains(target, "after_commit", _run_pending):
+        if target not in _LISTENING:
             event.listen(target, "after_commit", _run_pending)
             event.listen(target, "after_soft_rollback", _drop_rolled_back)
+            _LISTENING.add(target)
     transaction = session.get_nested_transaction() or session.get_transaction()
     assert transaction is not None  # a statement just ran in it
     pending.append((transaction, on_commit, on_rollback))

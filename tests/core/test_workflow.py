@@ -428,29 +428,56 @@ def test_state_history_audit_and_event_are_written_in_one_transaction(
     }
 
 
-def test_one_transition_is_one_update_and_three_inserts(
-    accord_runtime: Runtime, accord_db: Database, people: dict[str, User]
-) -> None:
-    note_id = new_note(accord_db, accord_runtime.workflows)
-    move(accord_runtime, people["tom"], note_id, "publish")
+def statements_of_withdrawing(runtime: Runtime, user: User, note_id: int) -> list[str]:
+    """The SQL statements a withdrawal of the (published) note sends, by their first words."""
     statements: list[str] = []
 
     def seen(*args: Any) -> None:
         statements.append(" ".join(args[2].split()[:3]))
 
-    with acting(accord_runtime, people["rita"]) as session:
+    with acting(runtime, user) as session:
         note = session.get_one(note_model(), note_id)
-        event.listen(accord_db.engine, "before_cursor_execute", seen)
+        event.listen(runtime.db.engine, "before_cursor_execute", seen)
         try:
-            accord_runtime.workflows.transition(session, note, "withdraw", reason="outdated")
+            runtime.workflows.transition(session, note, "withdraw", reason="outdated")
         finally:
-            event.remove(accord_db.engine, "before_cursor_execute", seen)
+            event.remove(runtime.db.engine, "before_cursor_execute", seen)
+    return statements
 
-    assert statements == [
-        "UPDATE dummy_note SET",
-        "INSERT INTO core_audit",
-        "INSERT INTO core_workflow_history",
-        "INSERT INTO core_outbox",
+
+ONE_TRANSITION = [
+    "UPDATE dummy_note SET",
+    "INSERT INTO core_audit",
+    "INSERT INTO core_workflow_history",
+    "INSERT INTO core_outbox",
+]
+
+
+def test_one_transition_is_one_update_and_three_inserts(
+    accord_runtime: Runtime, accord_db: Database, people: dict[str, User]
+) -> None:
+    note_id = new_note(accord_db, accord_runtime.workflows)
+    move(accord_runtime, people["tom"], note_id, "publish")
+
+    assert statements_of_withdrawing(accord_runtime, people["rita"], note_id) == ONE_TRANSITION
+
+
+def test_a_user_who_may_change_only_some_notes_moves_theirs_in_as_many_statements(
+    accord_runtime: Runtime, accord_db: Database, accord_make_user: Callable[..., User]
+) -> None:
+    # An agent changes the customers they own, and so the notes about them: the UPDATE is
+    # narrowed to those, and tells in the same statement that the note is still one.
+    ada = accord_make_user("ada", "agent", "dummy_note_taker", "dummy_reviewer")
+    note_id = new_note(accord_db, accord_runtime.workflows)
+    with accord_db.session(Principal.system("test")) as session:
+        note = session.get_one(note_model(), note_id)
+        session.get_one(Partner, note.partner_id).owner_id = ada.id
+    move(accord_runtime, ada, note_id, "publish")
+
+    assert statements_of_withdrawing(accord_runtime, ada, note_id) == ONE_TRANSITION
+    assert [row[:3] for row in history_of(accord_runtime, note_id)] == [
+        ("publish", "draft", "published"),
+        ("withdraw", "published", "withdrawn"),
     ]
 
 
