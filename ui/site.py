@@ -4,8 +4,9 @@ and the dashboard widgets the plugins contribute, and the flash messages of a se
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from starlette.requests import Request
@@ -13,6 +14,7 @@ from starlette.responses import HTMLResponse
 
 from accord.core.access import Principal
 from accord.core.contributions import DashboardWidget, MenuItem
+from accord.core.manager import AccordPluginManager
 from accord.core.runtime import Runtime
 from accord.ui.templating import Pages, wants_fragment
 
@@ -44,7 +46,7 @@ class Site:
         )
         return cls(
             runtime=runtime,
-            pages=Pages(pm.collect("accord_template_folders")),
+            pages=Pages(template_folders(pm)),
             menu=tuple(menu),
             widgets=tuple(widgets),
             secure_cookies=secure_cookies,
@@ -93,6 +95,14 @@ class Site:
         if not wants_fragment(request) and "session" in request.scope:
             context["flashes"] = take_flashes(request)
         return self.pages.response(request, name, context, status_code, headers)
+
+
+def template_folders(pm: AccordPluginManager) -> list[Path]:
+    """The plugins' template folders in load order. Not through ``pm.collect``: it refuses
+    two contributions with the same ``name``, and a Path's name is its last segment, so
+    every plugin's ``templates`` folder would clash with the others'."""
+    answers: list[Sequence[Path]] = pm.hook.accord_template_folders()
+    return [folder for answer in reversed(answers) for folder in answer or ()]
 
 
 SITE_KEY = "accord.site"

@@ -35,10 +35,12 @@ def url_for(context: Context, name: str, /, **path_params: Any) -> str:
 
 class Pages:
     """The template environment: plugins' folders first, so a plugin may override one of
-    the UI's templates (as datasette allows), then the UI's own."""
+    the UI's templates (as datasette allows), then the UI's own. ``plugin_folders`` come in
+    load order (a plugin after its dependencies) and are searched from the last, so a
+    plugin may also override a template of a plugin it depends on."""
 
     def __init__(self, plugin_folders: Iterable[Path]) -> None:
-        folders = [*plugin_folders, UI_TEMPLATES]
+        folders = [*reversed(list(plugin_folders)), UI_TEMPLATES]
         self.env = Environment(
             loader=FileSystemLoader([str(folder) for folder in folders]),
             autoescape=True,

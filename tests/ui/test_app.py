@@ -112,6 +112,18 @@ def test_a_plugin_template_overrides_the_kernels(add_plugin, tmp_path, logged_in
     assert fragment.text == "<h1>Acme's own dashboard</h1>"
 
 
+def test_a_later_plugin_overrides_the_template_of_an_earlier_one(add_plugin, tmp_path, logged_in):
+    def dashboard_saying(words):
+        return '{% extends "base.html" %}{% block content %}' + words + "{% endblock %}"
+
+    first = template_folder(tmp_path / "first", {"dashboard.html": dashboard_saying("first")})
+    second = template_folder(tmp_path / "second", {"dashboard.html": dashboard_saying("second")})
+    add_plugin("first", template_folders=[first])
+    add_plugin("second", template_folders=[second])
+    client = logged_in("nora", "dummy_note_taker")
+    assert client.get("/", headers={"HX-Request": "true"}).text == "second"
+
+
 def test_a_plugins_view_renders_its_page_inside_the_layout(add_plugin, tmp_path, logged_in):
     def customers(request):
         flash(request, "Customer list refreshed.")
