@@ -161,6 +161,16 @@ def test_plugin_routes_are_mounted_under_the_plugins_name(logged_in):
     assert response.text == "<p>Hello, &lt;b&gt;you&lt;/b&gt;!</p>"
 
 
+def test_two_plugins_may_name_a_route_alike(add_plugin, logged_in):
+    add_plugin(
+        "leads", routes=[Route("/", lambda request: PlainTextResponse("leads"), name="index")]
+    )
+    add_plugin("orders", routes=[Route("/", lambda r: PlainTextResponse("orders"), name="index")])
+    client = logged_in("nora", "dummy_note_taker")
+    assert client.get("/leads/").text == "leads"
+    assert client.get("/orders/").text == "orders"
+
+
 def test_static_files_of_the_ui_and_the_plugins_need_no_login(client):
     css = client.get("/static/accord/accord.css")
     assert css.status_code == 200
