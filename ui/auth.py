@@ -101,30 +101,28 @@ def routes(site: Site, throttle: Throttle | None = None) -> list[BaseRoute]:
     runtime = site.runtime
 
     def login_page(
-        request: Request, error: str = "", login: str = "", status_code: int = 200
+        request: Request, next_path: str, error: str = "", login: str = "", status: int = 200
     ) -> Response:
-        values = {
-            "error": error,
-            "login": login,
-            "next": safe_next(request.query_params.get("next")),
-        }
-        return site.page(request, "auth/login.html", values, status_code=status_code)
+        values = {"error": error, "login": login, "next": next_path}
+        return site.page(request, "auth/login.html", values, status_code=status)
 
     async def login(request: Request) -> Response:
         if request.method == "GET":
+            next_path = safe_next(request.query_params.get("next"))
             if SESSION_USER in request.session:  # signed in already (or the page will say not)
-                return RedirectResponse(safe_next(request.query_params.get("next")), 303)
-            return login_page(request)
+                return RedirectResponse(next_path, status_code=303)
+            return login_page(request, next_path)
         form = await request.form()
         name = str(form.get("login", "")).strip()
         password = str(form.get("password", ""))
+        next_path = safe_next(form.get("next"))
         if not throttle.attempt(name, client_address(request)):
-            return login_page(request, TOO_MANY_ATTEMPTS, name, status_code=429)
+            return login_page(request, next_path, TOO_MANY_ATTEMPTS, name, status=429)
         signed = await run_in_threadpool(check_credentials, runtime, name, password)
         if signed is None:
-            return login_page(request, WRONG_CREDENTIALS, name, status_code=400)
+            return login_page(request, next_path, WRONG_CREDENTIALS, name, status=400)
         sign_in(request, *signed)
-        return RedirectResponse(safe_next(form.get("next")), status_code=303)
+        return RedirectResponse(next_path, status_code=303)
 
     async def logout(request: Request) -> Response:
         sign_out(request)

@@ -45,6 +45,8 @@ def test_login_returns_to_the_page_asked_for_and_only_on_this_site(client, accor
     assert asked.headers["location"] == "/login?next=%2Faccount%2Fpassword"
     form = client.get(asked.headers["location"])
     assert 'name="next" value="/account/password"' in form.text
+    mistyped = log_in(client, "alice", "wrong password", next="/account/password")
+    assert 'name="next" value="/account/password"' in mistyped.text, "kept after a mistake"
     response = log_in(client, "alice", next="/account/password")
     assert response.headers["location"] == "/account/password"
     elsewhere = log_in(client, "alice", next="//evil.example/phish")
