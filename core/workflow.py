@@ -195,8 +195,12 @@ class StateWrite:
     version: ColumnElement[Any]
     version_key: str
     next_version: Callable[[Any], Any]
+    stamped: tuple[tuple[str, str], ...]
+    """Columns that SQLAlchemy sets on every UPDATE from Python (``updated_at``): their
+    attribute, and their parameter in the executed statement."""
     refreshed: tuple[tuple[str, Column[Any]], ...]
-    """Columns that change on every UPDATE (``updated_at``), read back into the record."""
+    """Columns the database sets on every UPDATE: their attribute, and the column that
+    the statement returns."""
     unnarrowed: Update
     """The UPDATE, without RETURNING."""
     statement: Update
@@ -222,11 +226,14 @@ class StateWrite:
         assert isinstance(table, Table)
         key = mapper.primary_key[0]
         state = mapper.columns[machine.workflow.state_field]
-        refreshed = tuple(
-            (mapper.get_property_by_column(column).key, column)
-            for column in table.columns
-            if column.onupdate is not None or column.server_onupdate is not None
-        )
+        stamped, refreshed = [], []
+        for column in table.columns:
+            attribute = mapper.get_property_by_column(column).key
+            default = column.onupdate
+            if default is not None and (default.is_scalar or default.is_callable):
+                stamped.append((attribute, column.key))
+            elif default is not None or column.server_onupdate is not None:
+                refreshed.append((attribute, column))
         unnarrowed = (
             update(table)
             .where(key == bindparam("w_key"), version == bindparam("w_version"))
@@ -242,7 +249,8 @@ class StateWrite:
             version=version,
             version_key=mapper.get_property_by_column(version).key,
             next_version=generator,
-            refreshed=refreshed,
+            stamped=tuple(stamped),
+            refreshed=tuple(refreshed),
             unnarrowed=unnarrowed,
             statement=statement,
             audited=is_audited(machine.model),
@@ -496,6 +504,11 @@ class WorkflowEngine:
         refreshed = values[: len(write.refreshed)]
         for (key, _), value in zip(write.refreshed, refreshed, strict=True):
             set_committed_value(record, key, value)
+        if write.stamped:
+            sent = result.last_updated_params()
+            assert not isinstance(sent, list)  # one set of parameters, one row
+            for key, parameter in write.stamped:
+                set_committed_value(record, key, sent[parameter])
         # The record now holds what its transaction wrote; if that transaction, or a
         # savepoint around the step, rolls back, the record is read again.
         _register(session, None, partial(_expire, session, record))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from sqlalchemy import ColumnElement, String, event, select, text
+from sqlalchemy import ColumnElement, String, event, literal_column, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from accord.api import (
@@ -862,6 +862,15 @@ class ServerVersioned(PrivateBase):
     }
 
 
+class Errand(WorkflowMixin, PrivateBase):
+    """A model with a column its UPDATE statements set in SQL, not from Python."""
+
+    __tablename__ = "tests_errand"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    moves: Mapped[int] = mapped_column(default=0, onupdate=literal_column("moves + 1"))
+
+
 TICKET = Workflow(
     name="tests.ticket",
     model="tests_ticket",
@@ -1011,3 +1020,29 @@ def test_a_well_formed_workflow_of_another_plugin_is_accepted(accord_runtime: Ru
     ticket = Ticket()
     engine.start(Session(), ticket)
     assert ticket.state == "open"
+
+
+@sqlite_only
+def test_a_column_the_database_sets_on_update_is_read_back_into_the_record(
+    accord_runtime: Runtime, accord_db: Database
+) -> None:
+    class Tests:
+        @hookimpl
+        def accord_models(self) -> Sequence[type[object]]:
+            return [Errand]
+
+        @hookimpl
+        def accord_workflows(self) -> Sequence[Workflow]:
+            close = Transition("close", ("open",), "closed")
+            return [Workflow("tests.errand", "tests_errand", "open", ("open", "closed"), (close,))]
+
+    pm = create_plugin_manager(accord_runtime.settings)
+    pm.register(Tests(), name="tests")
+    engine = WorkflowEngine.from_plugins(pm)
+    PrivateBase.metadata.create_all(accord_db.engine, tables=[Errand.__table__])
+
+    with accord_db.session(Principal.system("test")) as session:
+        errand = engine.start(session, Errand())
+        engine.transition(session, errand, "close")
+
+    assert (errand.state, errand.version, errand.moves) == ("closed", 2, 1)  # detached, all loaded
