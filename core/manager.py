@@ -6,6 +6,7 @@ test or a second app in the same process can use another set of plugins.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import logging
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
+import click
 import pluggy
 from pluggy import HookImpl, Result
 from sqlalchemy import Table
@@ -36,6 +38,14 @@ class AccordPluginManager(pluggy.PluginManager):
         self.settings = settings
         self.loaded: tuple[InstalledPlugin, ...] = ()
         self._collected: dict[str, list[tuple[str, Any]]] = {}
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        self._collected.clear()  # a plugin registered later contributes too
+        return super().register(plugin, name)
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
+        self._collected.clear()
+        return super().unregister(plugin, name)
 
     def collect(self, hook_name: str) -> list[Any]:
         """Everything the plugins contribute through ``hook_name``, kernel first, then in
@@ -66,7 +76,10 @@ def _collect(pm: AccordPluginManager, hook_name: str) -> list[tuple[str, Any]]:
     for impl in caller.get_hookimpls():
         owner = impl.plugin_name
         for item in impl.function() or ():
-            key = getattr(item, "name", None) or getattr(item, "__name__", None) or item
+            key = _contribution_key(item)
+            if key is None:
+                items.append((owner, item))
+                continue
             if key in seen:
                 raise PluginError(
                     f"{hook_name}: {key!r} is contributed by both {seen[key]!r} and {owner!r}; "
@@ -75,6 +88,20 @@ def _collect(pm: AccordPluginManager, hook_name: str) -> list[tuple[str, Any]]:
             seen[key] = owner
             items.append((owner, item))
     return items
+
+
+def _contribution_key(item: Any) -> object | None:
+    """The global name of a contribution (a record of accord.core.contributions, or a model
+    class), which must be unique across plugins. Folders and Starlette routes have none:
+    two plugins may both have a ``templates`` folder or an ``index`` route (mounted under
+    each plugin's own path)."""
+    if dataclasses.is_dataclass(item) and not isinstance(item, type):
+        return getattr(item, "name", None)
+    if isinstance(item, type):
+        return item.__name__
+    if isinstance(item, click.Command):
+        return item.name
+    return None
 
 
 def plugin_hook_modules(

@@ -5,11 +5,10 @@ start-up and nothing is global: two apps in one process serve two configurations
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import cast
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -70,21 +69,16 @@ def create_app(runtime: Runtime, *, secure_cookies: bool = False) -> Starlette:
 
 
 def plugin_mounts(pm: AccordPluginManager) -> list[BaseRoute]:
-    """Each plugin's routes under ``/<plugin>``, named ``"<plugin>:<route>"``.
-
-    Read from the hook's implementations rather than ``pm.collect``, which refuses one
-    name from two plugins: route names only need to be unique within their plugin's mount
-    (``leads:index`` and ``orders:index``)."""
+    """Each plugin's routes under ``/<plugin>``, named ``"<plugin>:<route>"``: route names
+    only need to be unique within their plugin's mount (``leads:index``, ``orders:index``)."""
     by_plugin: dict[str, list[BaseRoute]] = defaultdict(list)
-    for implementation in pm.hook.accord_routes.get_hookimpls():  # registration order
-        owner = implementation.plugin_name
-        routes = list(cast("Sequence[BaseRoute] | None", implementation.function()) or ())
-        if routes and owner in RESERVED:
+    for owner, route in pm.collect_with_owner("accord_routes"):
+        if owner in RESERVED:
             raise PluginError(
                 f"plugin {owner!r}: its routes would be mounted at /{owner}, which the web "
                 f"app uses itself; rename the plugin"
             )
-        by_plugin[owner].extend(routes)
+        by_plugin[owner].append(route)
     return [Mount(f"/{owner}", routes=routes, name=owner) for owner, routes in by_plugin.items()]
 
 

@@ -4,7 +4,7 @@ and the dashboard widgets the plugins contribute, and the flash messages of a se
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -98,11 +98,9 @@ class Site:
 
 
 def template_folders(pm: AccordPluginManager) -> list[Path]:
-    """The plugins' template folders in load order. Not through ``pm.collect``: it refuses
-    two contributions with the same ``name``, and a Path's name is its last segment, so
-    every plugin's ``templates`` folder would clash with the others'."""
-    answers: list[Sequence[Path]] = pm.hook.accord_template_folders()
-    return [folder for answer in reversed(answers) for folder in answer or ()]
+    """The plugins' template folders in load order; ``Pages`` searches them last-loaded
+    first, so a plugin overrides the templates of the kernel and of its dependencies."""
+    return list(pm.collect("accord_template_folders"))
 
 
 SITE_KEY = "accord.site"

@@ -518,3 +518,45 @@ def test_a_misspelled_hook_fails_when_the_manager_is_built(
     assert "'typo'" in message
     assert "accord_menu_item" in message
     assert "docs/hooks.md" in message
+
+
+class _Contributor:
+    """A plugin object whose hooks return what it is given."""
+
+    def __init__(self, menu: list[MenuItem], folders: list[Path], routes: list[Route]) -> None:
+        self.menu, self.folders, self.routes = menu, folders, routes
+
+    @hookimpl
+    def accord_menu_items(self) -> list[MenuItem]:
+        return self.menu
+
+    @hookimpl
+    def accord_template_folders(self) -> list[Path]:
+        return self.folders
+
+    @hookimpl
+    def accord_routes(self) -> list[Route]:
+        return self.routes
+
+
+@sqlite_only
+def test_a_name_two_plugins_contribute_is_refused_but_folders_and_routes_may_repeat(
+    accord_runtime: Runtime, tmp_path: Path
+) -> None:
+    def index(request: Any) -> None: ...
+
+    def plugin(name: str, menu: str) -> _Contributor:
+        folder = tmp_path / name / "templates"  # every plugin's folder is called templates
+        return _Contributor([MenuItem(menu, "Pipeline", f"/{name}")], [folder], [Route("/", index)])
+
+    pm = create_plugin_manager(accord_runtime.settings, enabled=[])
+    pm.register(plugin("leads", "leads.pipeline"), name="leads")
+    pm.register(plugin("orders", "orders.list"), name="orders")
+    assert len(pm.collect("accord_template_folders")) == 2
+    assert [owner for owner, _ in pm.collect_with_owner("accord_routes")] == ["leads", "orders"]
+
+    pm = create_plugin_manager(accord_runtime.settings, enabled=[])
+    pm.register(plugin("leads", "pipeline"), name="leads")
+    pm.register(plugin("orders", "pipeline"), name="orders")
+    with pytest.raises(PluginError, match="'pipeline' is contributed by both 'leads' and 'orders'"):
+        pm.collect("accord_menu_items")
