@@ -99,6 +99,23 @@ class JobsSettings(BaseModel):
     )
 
 
+class WebSettings(BaseModel):
+    """``[web]``: the web app's security policies."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    secure_cookies: bool = Field(
+        False, description="Send cookies over HTTPS only; turn on behind an HTTPS proxy."
+    )
+    session_days: int = Field(14, ge=1, le=365, description="How long a sign-in lasts.")
+    login_attempts_per_login: int = Field(
+        5, ge=1, le=1000, description="Sign-in attempts per login and minute."
+    )
+    login_attempts_per_address: int = Field(
+        20, ge=1, le=10000, description="Sign-in attempts per client address and minute."
+    )
+
+
 class AccordSettings(BaseSettings):
     """The kernel's own settings, at the top level of ``accord.toml``."""
 
@@ -129,6 +146,7 @@ class AccordSettings(BaseSettings):
         default_factory=dict, description="Per workflow and transition: who performs it."
     )
     jobs: JobsSettings = Field(default_factory=JobsSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     _catalogue: Catalogue = PrivateAttr(default_factory=dict)
     _enabled: tuple[InstalledPlugin, ...] = PrivateAttr(default=())

@@ -28,18 +28,20 @@ from accord.ui.site import Site
 
 UI_STATIC = Path(__file__).parent / "static"
 SESSION_COOKIE = "accord_session"
-SESSION_DAYS = 14
 # First path segments the app itself answers; a plugin of that name could not be mounted.
 RESERVED = frozenset({"static", "login", "logout", "account"})
 
 
-def create_app(runtime: Runtime, *, secure_cookies: bool = False) -> Starlette:
+def create_app(runtime: Runtime, *, secure_cookies: bool | None = None) -> Starlette:
     """The web app for ``runtime``'s configuration.
 
-    ``secure_cookies`` marks the session and CSRF cookies ``Secure``: turn it on when the
-    app is reached over HTTPS (``accord serve --secure-cookies``); browsers then never send
-    them over plain HTTP.
+    ``secure_cookies`` (default: ``[web] secure_cookies``) marks the session and CSRF
+    cookies ``Secure``: turn it on when the app is reached over HTTPS; browsers then never
+    send them over plain HTTP.
     """
+    web = runtime.settings.web
+    if secure_cookies is None:
+        secure_cookies = web.secure_cookies
     site = Site.from_runtime(runtime, secure_cookies=secure_cookies)
     routes: list[BaseRoute] = [
         *views.routes(site),
@@ -54,7 +56,7 @@ def create_app(runtime: Runtime, *, secure_cookies: bool = False) -> Starlette:
             SessionMiddleware,
             secret_key=runtime.settings.secret_key.get_secret_value(),
             session_cookie=SESSION_COOKIE,
-            max_age=int(timedelta(days=SESSION_DAYS).total_seconds()),
+            max_age=int(timedelta(days=web.session_days).total_seconds()),
             same_site="lax",
             https_only=secure_cookies,
         ),

@@ -97,8 +97,12 @@ def change_password(runtime: Runtime, user_id: int, current: str, new: str) -> s
 
 
 def routes(site: Site, throttle: Throttle | None = None) -> list[BaseRoute]:
-    throttle = throttle or Throttle()
     runtime = site.runtime
+    web = runtime.settings.web
+    throttle = throttle or Throttle(
+        per_login=parse(f"{web.login_attempts_per_login}/minute"),
+        per_address=parse(f"{web.login_attempts_per_address}/minute"),
+    )
 
     def login_page(
         request: Request, next_path: str, error: str = "", login: str = "", status: int = 200

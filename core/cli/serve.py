@@ -34,7 +34,7 @@ def secure_cookies_option(function: Any) -> Any:
     return click.option(
         "--secure-cookies",
         is_flag=True,
-        help="Send cookies over HTTPS only; use it when the app is reached through HTTPS.",
+        help="Send cookies over HTTPS only, whatever [web] secure_cookies says.",
     )(function)
 
 
@@ -56,7 +56,7 @@ def serve_app(
         raise AccordError(f"--app {app!r}: {error}") from None
     runtime.db.check_connection()
     require_up_to_date(runtime)
-    asgi_app = factory(runtime, secure_cookies=secure_cookies)
+    asgi_app = factory(runtime, secure_cookies=True if secure_cookies else None)
     shown_host = f"[{host}]" if ":" in host else host
     click.echo(f"Accord is running at http://{shown_host}:{port}/ (press Ctrl+C to stop)")
     uvicorn.run(asgi_app, host=host, port=port, log_level="info", proxy_headers=True)

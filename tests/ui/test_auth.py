@@ -214,3 +214,27 @@ def test_the_login_page_sends_a_signed_in_user_on(logged_in):
     client = logged_in("alice", "salesperson")
     assert client.get("/login").headers["location"] == "/"
     assert client.get("/login?next=/account/password").headers["location"] == "/account/password"
+
+
+def test_the_web_section_of_accord_toml_sets_cookies_session_length_and_limits(
+    accord_config, accord_db, accord_make_user
+):
+    from starlette.testclient import TestClient
+
+    from accord.core.runtime import Runtime
+    from accord.ui import create_app
+
+    accord_make_user("alice", "salesperson")
+    accord_config.write_text(
+        accord_config.read_text()
+        + "\n[web]\nsecure_cookies = true\nsession_days = 2\nlogin_attempts_per_login = 2\n"
+    )
+    runtime = Runtime(accord_config)
+    client = TestClient(create_app(runtime), base_url="https://testserver", follow_redirects=False)
+    cookie = session_cookie(log_in(client, "alice"))["accord_session"]
+    assert cookie["secure"] is True
+    assert cookie["max-age"] == str(2 * 24 * 3600)
+    client.post("/logout", data={"csrftoken": csrf_token(client)})
+    assert log_in(client, "alice", "guess again").status_code == 400  # the second attempt
+    assert log_in(client, "alice").status_code == 429  # the third, right password or not
+    runtime.close()
