@@ -21,7 +21,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from accord.core.access import AccessDeniedError, Principal
-from accord.core.security import User
+from accord.core.security import User, user_for_api_key
 from accord.ui.site import SITE_KEY, Site, flash
 
 log = logging.getLogger("accord.ui")
@@ -84,6 +84,22 @@ class SignedInMiddleware:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
+        authorization = request.headers.get("authorization", "")
+        if authorization.startswith("Bearer "):
+            # A program with an API key: it acts as the key's user, carries no cookie (so
+            # there is nothing to forge, and asgi-csrf lets it through), and is refused
+            # with a 401 rather than sent to a login form it cannot fill in.
+            principal = await run_in_threadpool(self.principal_of_key, authorization)
+            if principal is None:
+                await Response(
+                    "Invalid, expired or revoked API key.\n",
+                    status_code=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="accord"'},
+                    media_type="text/plain",
+                )(scope, receive, send)
+                return
+            await self.serve(principal, request, scope, receive, send)
+            return
         principal, problem = await run_in_threadpool(
             self.principal_of,
             request.session.get(SESSION_USER),
@@ -95,6 +111,11 @@ class SignedInMiddleware:
                 flash(request, problem, "info")
             await login_redirect(request)(scope, receive, send)
             return
+        await self.serve(principal, request, scope, receive, send)
+
+    async def serve(
+        self, principal: Principal, request: Request, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         unit = self.site.runtime.db.session(principal, context=f"request:{secrets.token_hex(6)}")
         session = await run_in_threadpool(unit.__enter__)
         request.state.principal = principal
@@ -134,6 +155,19 @@ class SignedInMiddleware:
             await finish(error)
             raise
         await finish(_FailedResponseError("no response"))
+
+    def principal_of_key(self, authorization: str) -> Principal | None:
+        """The principal of the user an API key acts as, or None for a bad key."""
+        runtime = self.site.runtime
+        with runtime.db.session(Principal.system("api-key")) as session:
+            user = user_for_api_key(session, authorization)
+            user_id = user.id if user is not None else None
+        if user_id is None:
+            return None
+        try:
+            return runtime.principal_for(user_id)
+        except AccessDeniedError:
+            return None
 
     def principal_of(self, user_id: Any, version: Any) -> tuple[Principal | None, str]:
         """The principal of the session's user, or None and why the session ended."""

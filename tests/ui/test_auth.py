@@ -238,3 +238,35 @@ def test_the_web_section_of_accord_toml_sets_cookies_session_length_and_limits(
     assert log_in(client, "alice", "guess again").status_code == 400  # the second attempt
     assert log_in(client, "alice").status_code == 429  # the third, right password or not
     runtime.close()
+
+
+def test_a_program_with_an_api_key_acts_as_its_user_without_cookies(
+    add_plugin, make_client, accord_make_user, accord_session
+):
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from accord.core.db import utcnow
+    from accord.core.security import ApiKey, create_api_key
+
+    async def whoami(request):
+        return PlainTextResponse(f"{request.state.principal.name} {request.method}")
+
+    add_plugin(routes=[Route("/whoami", whoami, methods=["GET", "POST"])])
+    alice = accord_make_user("alice", "salesperson")
+    key, token = create_api_key(accord_session, alice, "ERP sync")
+    accord_session.commit()
+    client = make_client()
+    bearer = {"Authorization": f"Bearer {token}"}
+
+    assert client.get("/extra/whoami", headers=bearer).text == "alice GET"
+    # No cookie rides along with a key, so there is nothing to forge: no CSRF token needed.
+    assert client.post("/extra/whoami", headers=bearer).text == "alice POST"
+    assert "accord_session" not in client.cookies
+
+    wrong = client.get("/extra/whoami", headers={"Authorization": f"Bearer {token}x"})
+    assert wrong.status_code == 401
+    assert wrong.headers["www-authenticate"] == 'Bearer realm="accord"'
+    accord_session.get(ApiKey, key.id).revoked_at = utcnow()
+    accord_session.commit()
+    assert client.get("/extra/whoami", headers=bearer).status_code == 401
