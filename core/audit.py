@@ -15,7 +15,9 @@ again by key once it ran, and the difference is recorded.
 Not seen: plain Core statements run on ``session.connection()`` or on an engine (left to
 the kernel's bookkeeping and migrations), and rows the database changes by itself through
 ``ON DELETE CASCADE`` or ``SET NULL`` foreign keys: a bulk delete of partners records the
-partners, not their addresses; delete those first, or through the session's objects.
+partners, not their addresses; delete those first, or through the session's objects. Code
+that writes records its own way (the workflow engine's UPDATE of a state) records the
+change with ``record_changes``, which writes entries exactly as the two paths do.
 """
 
 from __future__ import annotations
@@ -65,8 +67,9 @@ _BOOKKEEPING_TABLES = frozenset({"core_audit", "core_outbox", "core_job", "alemb
 # bound parameters.
 _KEYS_PER_QUERY = 500
 
-Change = tuple[str, str, str, str | None, str | None]
-"""One entry to write: action, record id, field, old value, new value."""
+Change = tuple[str, str, str, Any, Any]
+"""One entry to write: action, record id, field, old value, new value (as Python holds
+them; masked and shown as JSON when written)."""
 Key = tuple[Any, ...]
 Values = tuple[Any, ...]
 
@@ -130,6 +133,31 @@ def history(session: Session, model: str, record_id: str) -> Sequence[AuditEntry
     return session.scalars(query).all()
 
 
+def record_changes(
+    session: Session,
+    model: type[Any],
+    record_id: str,
+    changes: Iterable[tuple[str, Any, Any]],
+    action: str = "update",
+    *,
+    at: dt.datetime | None = None,
+) -> None:
+    """Record, in the session's transaction, that the record ``record_id`` of ``model``
+    changed: one entry per ``(field, old, new)``, values as Python holds them. Masked and
+    signed as flushed changes are: ``"***"`` for a field in ``__audit_exclude__`` or with a
+    secret-looking name, ``session.info``'s actor and context, ``at`` (default now).
+
+    For writes that bypass the session's flush, e.g. the workflow engine's UPDATE of the
+    state: ``record_changes(session, Offer, "12", [("state", "draft", "sent")])``."""
+    _write(
+        session,
+        _table_of(model),
+        model,
+        ((action, record_id, field, old, new) for field, old, new in changes),
+        at,
+    )
+
+
 def install_audit(sessions: sessionmaker[Session]) -> None:
     """Audit every session ``sessions`` makes, and refuse changes to the audit log.
 
@@ -156,26 +184,39 @@ def _refuse_changed_entries(session: Session, flush_context: Any, instances: Any
             )
 
 
-def _insert(session: Session, model: str, changes: Iterable[Change]) -> None:
+_INSERT_ENTRIES = insert(cast(Table, AuditEntry.__table__))
+
+
+def _write(
+    session: Session,
+    table: str,
+    model: type[Any],
+    changes: Iterable[Change],
+    at: dt.datetime | None = None,
+) -> None:
+    """The one place an entry's row is made: values masked or shown as JSON (a create has
+    no old value, a delete no new one), signed with the session's actor and context."""
     actor = str(session.info.get("actor") or UNKNOWN_ACTOR)
     context = str(session.info.get("context") or "")
-    at = utcnow()
-    rows = [
-        {
-            "model": model,
-            "record_id": record_id,
-            "field": field,
-            "old_value": old,
-            "new_value": new,
-            "action": action,
-            "actor": actor,
-            "at": at,
-            "context": context,
-        }
-        for action, record_id, field, old, new in changes
-    ]
+    when = at or utcnow()
+    rows = []
+    for action, record_id, field, old, new in changes:
+        secret = _is_secret(model, field)
+        rows.append(
+            {
+                "model": table,
+                "record_id": record_id,
+                "field": field,
+                "old_value": None if action == "create" else MASK if secret else _json(old),
+                "new_value": None if action == "delete" else MASK if secret else _json(new),
+                "action": action,
+                "actor": actor,
+                "at": when,
+                "context": context,
+            }
+        )
     if rows:
-        session.connection().execute(insert(cast(Table, AuditEntry.__table__)), rows)
+        session.connection().execute(_INSERT_ENTRIES, rows)
 
 
 def _is_secret(model: type[Any], field: str) -> bool:
@@ -189,7 +230,7 @@ def _is_secret(model: type[Any], field: str) -> bool:
 def _write_entries(session: Session, flush_context: Any) -> None:
     # After the flush the new records have their keys, and until the flush ends the
     # attribute history still holds the old values.
-    by_model: dict[str, list[Change]] = {}
+    by_model: dict[type[Any], list[Change]] = {}
     for action, objects in (
         ("create", session.new),
         ("update", session.dirty),
@@ -199,22 +240,21 @@ def _write_entries(session: Session, flush_context: Any) -> None:
             if not is_audited(type(obj)):
                 continue
             record_id = _record_id(obj)
-            by_model.setdefault(_table_name(obj), []).extend(
+            by_model.setdefault(type(obj), []).extend(
                 (action, record_id, field, old, new) for field, old, new in _changes(obj, action)
             )
     for model, changes in by_model.items():
-        _insert(session, model, changes)
+        _write(session, _table_of(model), model, changes)
 
 
-def _changes(obj: Any, action: str) -> list[tuple[str, str | None, str | None]]:
+def _changes(obj: Any, action: str) -> list[tuple[str, Any, Any]]:
     state = inspect(obj)
     mapper: Mapper[Any] = state.mapper
-    changes: list[tuple[str, str | None, str | None]] = []
+    changes: list[tuple[str, Any, Any]] = []
     for attribute in mapper.column_attrs:
         field = attribute.key
         if field in _NOT_AUDITED_FIELDS:
             continue
-        secret = _is_secret(type(obj), field)
         if action == "update":
             found = state.attrs[field].history
             if not found.has_changes():
@@ -223,18 +263,17 @@ def _changes(obj: Any, action: str) -> list[tuple[str, str | None, str | None]]:
             new = found.added[0] if found.added else None
             if found.deleted and old == new:
                 continue
-            changes.append((field, MASK, MASK) if secret else (field, _json(old), _json(new)))
+            changes.append((field, old, new))
             continue
         value = state.dict.get(field)
         if value is None:
             continue
-        shown = MASK if secret else _json(value)
-        changes.append((field, None, shown) if action == "create" else (field, shown, None))
+        changes.append((field, None, value) if action == "create" else (field, value, None))
     return changes
 
 
-def _table_name(obj: Any) -> str:
-    table = inspect(obj).mapper.local_table
+def _table_of(model: type[Any]) -> str:
+    table = inspect(model).local_table
     return str(getattr(table, "name", table))
 
 
@@ -294,7 +333,7 @@ def _audit_statement(state: ORMExecuteState) -> Result[Any] | None:
         after = _read_by_keys(connection, query, mapper, list(before))
     _check_all_seen(session, result, name, before, after, state)
     changes = _differences(mapper, fields, before, after, state.is_update)
-    _insert(session, name, changes)
+    _write(session, name, mapper.class_, changes)
     return result
 
 
@@ -410,7 +449,6 @@ def _differences(
     after: Mapping[Key, Values],
     is_update: bool,
 ) -> list[Change]:
-    model = mapper.class_
     names = [field for field, _ in fields]
     changes: list[Change] = []
     for key, old_values in before.items():
@@ -418,13 +456,11 @@ def _differences(
         if is_update:
             for field, old, new in zip(names, old_values, after[key], strict=True):
                 if old != new:
-                    shown = (MASK, MASK) if _is_secret(model, field) else (_json(old), _json(new))
-                    changes.append(("update", record_id, field, *shown))
+                    changes.append(("update", record_id, field, old, new))
         else:
             for field, old in zip(names, old_values, strict=True):
                 if old is not None:
-                    shown_old = MASK if _is_secret(model, field) else _json(old)
-                    changes.append(("delete", record_id, field, shown_old, None))
+                    changes.append(("delete", record_id, field, old, None))
     return changes
 
 

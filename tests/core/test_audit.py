@@ -10,6 +10,7 @@ from accord.core.audit import (
     AuditLogImmutableError,
     UnauditableChangeError,
     history,
+    record_changes,
 )
 from accord.core.migrate import KERNEL
 from accord.core.partners import Partner, PartnerKind
@@ -131,6 +132,24 @@ def test_a_password_change_is_recorded_without_the_hash(accord_db, accord_as):
     assert password_rows[1].old_value == password_rows[1].new_value == "***"
     assert password_rows[1].actor == f"user:{user.id}:anna"
     assert not any("argon2" in (row.old_value or "") + (row.new_value or "") for row in rows)
+
+
+def test_changes_recorded_outside_a_flush_are_masked_and_signed_as_flushed_ones(
+    accord_db, accord_make_user
+):
+    anna = accord_make_user("anna")
+    with accord_db.session(IMPORT, context="job-7") as session:
+        changes = [("password_hash", "old hash", "new hash"), ("login", "anna", "anna.b")]
+        record_changes(session, User, str(anna.id), changes)
+        record_changes(session, User, str(anna.id), [("login", "anna.b", None)], "delete")
+
+    rows = [row for row in entries(accord_db, "core_user", anna.id) if row.action != "create"]
+    assert [(row.action, row.field, row.old_value, row.new_value) for row in rows] == [
+        ("update", "password_hash", "***", "***"),
+        ("update", "login", '"anna"', '"anna.b"'),
+        ("delete", "login", '"anna.b"', None),
+    ]
+    assert {(row.actor, row.context) for row in rows} == {("system:import", "job-7")}
 
 
 # --- UPDATE and DELETE statements -------------------------------------------------------------

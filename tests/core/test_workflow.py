@@ -428,6 +428,23 @@ def test_state_history_audit_and_event_are_written_in_one_transaction(
     }
 
 
+def test_a_state_the_model_excludes_from_the_audit_is_recorded_as_changed_but_masked(
+    accord_runtime: Runtime,
+    accord_db: Database,
+    people: dict[str, User],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(note_model(), "__audit_exclude__", ("state",), raising=False)
+    note_id = new_note(accord_db, accord_runtime.workflows)
+    tom = people["tom"]
+
+    move(accord_runtime, tom, note_id, "publish")
+
+    assert written(accord_runtime, note_id)["audit"] == [
+        ("state", "***", "***", f"user:{tom.id}:tom")
+    ]
+
+
 def statements_of_withdrawing(runtime: Runtime, user: User, note_id: int) -> list[str]:
     """The SQL statements a withdrawal of the (published) note sends, by their first words."""
     statements: list[str] = []
