@@ -97,9 +97,10 @@ class WorkflowEngine:
         self._by_model: dict[type[Any], list[Machine]] = {}
         self._steps: dict[tuple[type[Any], str], tuple[Machine, Step]] = {}
         self._writes = {name: StateWrite.of(machine) for name, machine in self.machines.items()}
-        # An UPDATE narrowed by an access condition, by the condition's id (the policy keeps
-        # one condition object per principal, model and operation).
-        self._narrowed: dict[int, tuple[ColumnElement[bool], Update]] = {}
+        # An UPDATE narrowed by an access condition, by its state column and the condition's id
+        # (the policy keeps one condition object per principal, model and operation, and
+        # the workflows of one model share it).
+        self._narrowed: dict[tuple[str, int], tuple[ColumnElement[bool], Update]] = {}
         for machine in machines:
             self._by_model.setdefault(machine.model, []).append(machine)
             for name, step in machine.steps.items():
@@ -284,13 +285,14 @@ class WorkflowEngine:
         expire_on_rollback(session, record)
 
     def _narrow(self, write: StateWrite, condition: ColumnElement[bool]) -> Update:
-        found = self._narrowed.get(id(condition))
+        key = (write.state_key, id(condition))
+        found = self._narrowed.get(key)
         if found is not None and found[0] is condition:
             return found[1]
         if len(self._narrowed) > _STATEMENTS_KEPT:
             self._narrowed.clear()
         statement = write.narrowed(condition)
-        self._narrowed[id(condition)] = (condition, statement)
+        self._narrowed[key] = (condition, statement)
         return statement
 
     def _refused(

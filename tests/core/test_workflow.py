@@ -43,7 +43,7 @@ from accord.api import (
 )
 from accord.core.access import AccessPolicy
 from accord.core.audit import AuditEntry
-from accord.core.contributions import Operation
+from accord.core.contributions import AccessRule, Operation, Scope
 from accord.core.db import Database
 from accord.core.errors import PluginError, SettingsError
 from accord.core.events import OutboxEvent
@@ -888,6 +888,15 @@ class Errand(WorkflowMixin, PrivateBase):
     moves: Mapped[int] = mapped_column(default=0, onupdate=literal_column("moves + 1"))
 
 
+class Chore(WorkflowMixin, PrivateBase):
+    """A model with two workflows: its work (``state``) and its invoicing (``billing``)."""
+
+    __tablename__ = "tests_chore"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    billing: Mapped[str] = mapped_column(String(40))
+
+
 TICKET = Workflow(
     name="tests.ticket",
     model="tests_ticket",
@@ -1063,3 +1072,55 @@ def test_a_column_the_database_sets_on_update_is_read_back_into_the_record(
         engine.transition(session, errand, "close")
 
     assert (errand.state, errand.version, errand.moves) == ("closed", 2, 1)  # detached, all loaded
+
+
+@sqlite_only
+def test_two_workflows_of_one_model_each_write_their_own_state_for_a_restricted_user(
+    accord_runtime: Runtime, accord_db: Database
+) -> None:
+    class Tests:
+        @hookimpl
+        def accord_models(self) -> Sequence[type[object]]:
+            return [Chore]
+
+        @hookimpl
+        def accord_workflows(self) -> Sequence[Workflow]:
+            close = Transition("close", ("open",), "closed")
+            bill = Transition("bill", ("unbilled",), "billed")
+            return [
+                Workflow("tests.chore", "tests_chore", "open", ("open", "closed"), (close,)),
+                Workflow(
+                    "tests.chore_billing",
+                    "tests_chore",
+                    "unbilled",
+                    ("unbilled", "billed"),
+                    (bill,),
+                    state_field="billing",
+                ),
+            ]
+
+    pm = create_plugin_manager(accord_runtime.settings)
+    pm.register(Tests(), name="tests")
+    engine = WorkflowEngine.from_plugins(pm)
+    PrivateBase.metadata.create_all(accord_db.engine, tables=[Chore.__table__])
+    # Every user may change the chores the scope selects: each UPDATE is narrowed by it.
+    policy = AccessPolicy(
+        [AccessRule("tests.chores", "tests_chore", ("read", "write"), role="*", scope="tests.any")],
+        [Scope("tests.any", lambda model, principal: model.id > 0)],
+        [],
+        {"tests_chore": Chore},
+    )
+    clerk = policy.principal(user_id=1, login="clerk", roles=[])
+    with accord_db.session(Principal.system("test")) as session:
+        chore = engine.start(session, Chore())
+        session.flush()
+        chore_id = chore.id
+
+    with accord_db.session(clerk) as session:
+        chore = session.get_one(Chore, chore_id)
+        engine.transition(session, chore, "close")
+        engine.transition(session, chore, "bill")
+
+    with accord_db.session(Principal.system("test")) as session:
+        chore = session.get_one(Chore, chore_id)
+        assert (chore.state, chore.billing, chore.version) == ("closed", "billed", 3)
