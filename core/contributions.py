@@ -220,3 +220,49 @@ class StaticFolder:
 
     name: str
     path: Path
+
+
+@dataclass(frozen=True)
+class ListColumn:
+    """A column of a model's list: an attribute of the model, shown under ``label``;
+    ``sortable`` ones need an index that starts with that column (DESIGN rule 9)."""
+
+    field: str
+    label: str
+    sortable: bool = False
+
+
+ListFilterKind = Literal["choice", "boolean"]
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """A filter of a model's list on one indexed column: ``choice`` offers ``choices``
+    (value, label) pairs, ``boolean`` offers yes and no."""
+
+    field: str
+    label: str
+    kind: ListFilterKind = "choice"
+    choices: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelView:
+    """A list of a model's rows at ``/views/<name>``, with its CSV export: search, filters,
+    sort, keyset pages and a capped count, over exactly the rows the user may read.
+
+    ``model`` is the table name; ``default_columns`` (default: all) are the columns shown
+    until the user picks others; ``search`` are the text columns the search box looks in;
+    ``default_sort`` is a sortable column, ``-`` in front for descending. ``permission``
+    (besides a read grant on the model) is what the user must hold to see the list."""
+
+    name: str
+    model: str
+    title: str
+    columns: tuple[ListColumn, ...]
+    default_columns: tuple[str, ...] = ()
+    search: tuple[str, ...] = ()
+    filters: tuple[ListFilter, ...] = ()
+    default_sort: str = "id"
+    permission: str | None = None
+    order: int = 100

@@ -7,7 +7,15 @@ from collections.abc import Sequence
 
 from accord.core.activities import Activity
 from accord.core.audit import AuditEntry
-from accord.core.contributions import AccessRule, Operation, Permission, Role
+from accord.core.contributions import (
+    AccessRule,
+    ListColumn,
+    MenuItem,
+    ModelView,
+    Operation,
+    Permission,
+    Role,
+)
 from accord.core.events import Job, OutboxEvent
 from accord.core.hookspecs import hookimpl
 from accord.core.partners import Address, Partner, PartnerExternalId
@@ -123,4 +131,46 @@ def accord_access_rules() -> Sequence[AccessRule]:
             "core.activity_follows_partner", "core_activity", ALL, role="*", scope="via:partner_id"
         ),
         AccessRule("core.workflow_history", "core_workflow_history", ("read", "create"), role="*"),
+    ]
+
+
+@hookimpl
+def accord_model_views() -> Sequence[ModelView]:
+    """The customer list. It offers no filter on kind or active yet: those columns have no
+    index, and a list filters and sorts only on indexed columns (DESIGN rule 9)."""
+    return [
+        ModelView(
+            "partners",
+            model="core_partner",
+            title="Customers",
+            columns=(
+                ListColumn("name", "Name", sortable=True),
+                ListColumn("kind", "Kind"),
+                ListColumn("email", "E-mail", sortable=True),
+                ListColumn("phone", "Phone"),
+                ListColumn("website", "Website"),
+                ListColumn("vat_number", "VAT number"),
+                ListColumn("active", "Active"),
+                ListColumn("owner_id", "Owner"),
+            ),
+            default_columns=("name", "kind", "email", "phone", "owner_id"),
+            search=("name", "email"),
+            default_sort="name",
+            permission="core.partners.read",
+            order=10,
+        )
+    ]
+
+
+@hookimpl
+def accord_menu_items() -> Sequence[MenuItem]:
+    # After the plugins' usual entries (order 100 and up to 900): the list is new.
+    return [
+        MenuItem(
+            "core.partners",
+            "Customers",
+            "/views/partners",
+            permission="core.partners.read",
+            order=950,
+        )
     ]

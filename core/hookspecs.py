@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         EventSubscriber,
         JobType,
         MenuItem,
+        ModelView,
         Permission,
         RecordPanel,
         Role,
@@ -374,6 +375,34 @@ def accord_search_providers() -> Sequence[SearchProvider]:
         @hookimpl
         def accord_search_providers():
             return [SearchProvider("orders.by_number", "Orders", search=find_orders)]
+    """
+
+
+@hookspec
+def accord_model_views() -> Sequence[ModelView]:
+    """Lists of this plugin's models, served at ``/views/<name>`` with a CSV export at
+    ``/views/<name>.csv``, and shown in the navigation to users who may read the model.
+
+    Called once when the web app is built, which checks each view against its model: every
+    column, search field and filter must be a column of the model, and every sortable
+    column and filter must lead an index of its table (DESIGN rule 9), or the app refuses
+    to start, naming the plugin, the view and the field. The list reads through the
+    user's session, so it, its count and its export hold exactly the rows the access table
+    lets the user read; pages go by keyset (sort value and id), the count stops at 1,000.
+
+    Example::
+
+        @hookimpl
+        def accord_model_views():
+            return [ModelView(
+                "leads", model="leads_lead", title="Leads",
+                columns=(ListColumn("name", "Name", sortable=True),
+                         ListColumn("state", "State")),
+                search=("name",),
+                filters=(ListFilter("state", "State",
+                                    choices=(("new", "New"), ("qualified", "Qualified"))),),
+                default_sort="name",
+            )]
     """
 
 

@@ -560,3 +560,39 @@ def test_a_name_two_plugins_contribute_is_refused_but_folders_and_routes_may_rep
     pm.register(plugin("orders", "pipeline"), name="orders")
     with pytest.raises(PluginError, match="'pipeline' is contributed by both 'leads' and 'orders'"):
         pm.collect("accord_menu_items")
+
+
+def test_hook_model_views(
+    accord_runtime: Runtime, accord_session: Session, accord_make_user: Any
+) -> None:
+    from starlette.testclient import TestClient
+
+    from accord.ui import create_app
+
+    view = by_name(accord_runtime.pm.collect("accord_model_views"), "dummy-notes")
+    assert (view.model, view.default_sort, view.permission) == (
+        "dummy_note",
+        "-id",
+        "dummy.notes.read",
+    )
+    partner = customer(accord_session)
+    dummy_note(accord_session, partner, "Call back in May")
+    dummy_note(accord_session, partner, "Prefers e-mail", state="published")
+    accord_session.commit()
+    accord_make_user("nora", "dummy_note_taker", "back_office")  # who sees the customers
+    client = TestClient(create_app(accord_runtime), follow_redirects=False)
+    client.get("/login")  # sets the CSRF cookie the login form sends back
+    login = {"login": "nora", "password": "correct horse battery"}
+    signed_in = client.post("/login", data={**login, "csrftoken": client.cookies["csrftoken"]})
+    assert signed_in.status_code == 303
+
+    page = client.get("/views/dummy-notes", params={"f_state": "published"})
+    export = client.get("/views/dummy-notes.csv", params={"q": "call"})
+
+    assert page.status_code == 200
+    assert "Prefers e-mail" in page.text
+    assert "Call back in May" not in page.text
+    assert export.text.splitlines() == [
+        "Note,State,Customer,Author",
+        "Call back in May,draft,Acme Ltd,",
+    ]

@@ -25,7 +25,10 @@ from accord.api import (
     EventSubscriber,
     Guard,
     JobType,
+    ListColumn,
+    ListFilter,
     MenuItem,
+    ModelView,
     Partner,
     Permission,
     PluginSettings,
@@ -386,6 +389,41 @@ def find_notes(session: Session, text: str, limit: int) -> Sequence[SearchHit]:
 @hookimpl
 def accord_search_providers() -> Sequence[SearchProvider]:
     return [SearchProvider("dummy.notes", "Notes", search=find_notes)]
+
+
+# end docs
+
+
+# docs: accord_model_views
+@hookimpl
+def accord_model_views() -> Sequence[ModelView]:
+    return [
+        ModelView(
+            "dummy-notes",
+            model="dummy_note",
+            title="Notes",
+            columns=(
+                ListColumn("body", "Note"),
+                ListColumn("state", "State", sortable=True),
+                ListColumn("partner_id", "Customer"),
+                ListColumn("author_id", "Author"),
+            ),
+            search=("body",),
+            filters=(
+                ListFilter(
+                    "state",
+                    "State",
+                    choices=(
+                        ("draft", "Draft"),
+                        ("published", "Published"),
+                        ("withdrawn", "Withdrawn"),
+                    ),
+                ),
+            ),
+            default_sort="-id",
+            permission="dummy.notes.read",
+        )
+    ]
 
 
 # end docs
