@@ -165,7 +165,8 @@ Slot = Literal["header_actions", "alerts", "side_panels", "tabs"]
 
 @dataclass(frozen=True)
 class MenuItem:
-    """An entry of the navigation, shown to users who hold ``permission``."""
+    """An entry of the navigation, shown to users who hold ``permission`` and, when
+    ``model`` (a table name) is given, whose access rows let them read that model."""
 
     name: str
     label: str
@@ -173,6 +174,7 @@ class MenuItem:
     permission: str | None = None
     section: str = "main"
     order: int = 100
+    model: str | None = None
 
 
 @dataclass(frozen=True)

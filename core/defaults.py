@@ -10,6 +10,7 @@ from accord.core.audit import AuditEntry
 from accord.core.contributions import (
     AccessRule,
     ListColumn,
+    ListFilter,
     MenuItem,
     ModelView,
     Operation,
@@ -18,7 +19,7 @@ from accord.core.contributions import (
 )
 from accord.core.events import Job, OutboxEvent
 from accord.core.hookspecs import hookimpl
-from accord.core.partners import Address, Partner, PartnerExternalId
+from accord.core.partners import Address, Partner, PartnerExternalId, PartnerKind
 from accord.core.security import ApiKey, Team, User, UserRole
 from accord.core.security import Role as RoleRow
 from accord.core.workflow import TransitionRecord
@@ -155,6 +156,14 @@ def accord_model_views() -> Sequence[ModelView]:
             ),
             default_columns=("name", "kind", "email", "phone", "owner_id"),
             search=("name", "email"),
+            filters=(
+                ListFilter(
+                    "kind",
+                    "Kind",
+                    choices=((PartnerKind.COMPANY, "Company"), (PartnerKind.PERSON, "Person")),
+                ),
+                ListFilter("active", "Active", kind="boolean"),
+            ),
             default_sort="name",
             permission="core.partners.read",
             order=10,
@@ -172,5 +181,6 @@ def accord_menu_items() -> Sequence[MenuItem]:
             "/views/partners",
             permission="core.partners.read",
             order=950,
+            model="core_partner",
         )
     ]

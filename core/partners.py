@@ -29,6 +29,9 @@ class Partner(TimestampMixin, Base):
         # Serves the list a salesperson or an agent sees: their own customers by name,
         # keyset-paginated (bench/access_filter.py measures it).
         Index("ix_core_partner_owner_list", "owner_id", "name", "id"),
+        # The customer list's filters, each followed by its default sort.
+        Index("ix_core_partner_kind_list", "kind", "name", "id"),
+        Index("ix_core_partner_active_list", "active", "name", "id"),
     )
 
     id: Mapped[intpk]

@@ -56,7 +56,10 @@ class Site:
         if principal is None:
             return []
         return [
-            item for item in self.menu if item.permission is None or principal.can(item.permission)
+            item
+            for item in self.menu
+            if (item.permission is None or principal.can(item.permission))
+            and (item.model is None or may_read(principal, item.model))
         ]
 
     def widgets_for(self, principal: Principal) -> list[DashboardWidget]:
@@ -101,6 +104,14 @@ def template_folders(pm: AccordPluginManager) -> list[Path]:
     """The plugins' template folders in load order; ``Pages`` searches them last-loaded
     first, so a plugin overrides the templates of the kernel and of its dependencies."""
     return list(pm.collect("accord_template_folders"))
+
+
+def may_read(principal: Principal, table: str) -> bool:
+    """Whether any access row lets ``principal`` read rows of ``table``."""
+    if principal.is_system:
+        return True
+    policy = principal.policy
+    return policy is not None and policy.decide(principal.roles, table, "read").allowed
 
 
 SITE_KEY = "accord.site"

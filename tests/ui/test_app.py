@@ -27,6 +27,14 @@ def test_menu_item_is_hidden_from_a_role_without_its_permission(logged_in):
     assert "/dummy/hello" not in page.text
 
 
+def test_a_list_entry_is_shown_only_to_roles_whose_rows_may_read_the_model(logged_in):
+    # The note taker holds core.partners.read but no access row on customers.
+    assert "/views/partners" not in logged_in("nora", "dummy_note_taker").get("/").text
+    assert (
+        '<a href="/views/partners">Customers</a>' in logged_in("sam", "salesperson").get("/").text
+    )
+
+
 def test_menu_is_ordered_and_marks_the_current_page(add_plugin, logged_in):
     add_plugin(
         menu_items=[
