@@ -131,7 +131,6 @@ def accord_access_rules() -> Sequence[AccessRule]:
         AccessRule(
             "core.activity_follows_partner", "core_activity", ALL, role="*", scope="via:partner_id"
         ),
-        AccessRule("core.workflow_history", "core_workflow_history", ("read", "create"), role="*"),
     ]
 
 

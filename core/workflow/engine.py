@@ -23,7 +23,7 @@ from functools import partial
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Table, Update, insert, inspect, select
+from sqlalchemy import ColumnElement, Row, Table, Update, insert, inspect, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -373,20 +373,27 @@ class WorkflowEngine:
                 )
         return found
 
-    def history(self, session: Session, record: object) -> list[TransitionRecord]:
-        """The transitions ``record`` went through, oldest first."""
+    def history(self, session: Session, record: object) -> list[Row[Any]]:
+        """The transitions ``record`` went through, oldest first (rows with the columns of
+        ``TransitionRecord``). The history is the record's: whoever may read the record may
+        read it, and nobody else; the table itself is open to no role but the admin."""
         identity = inspect(record).identity
         if identity is None:
             return []
-        query = (
-            select(TransitionRecord)
-            .where(
-                TransitionRecord.model == table_of(record),
-                TransitionRecord.record_id == str(identity[0]),
+        mapper = inspect(type(record))
+        key = getattr(mapper.class_, mapper.get_property_by_column(mapper.primary_key[0]).key)
+        if session.scalar(select(key).where(key == identity[0])) is None:  # access-filtered
+            raise AccessDeniedError(
+                f"{principal_of(session) or 'a session without a principal'} may not read "
+                f"the history of {table_of(record)} #{identity[0]}"
             )
-            .order_by(TransitionRecord.at, TransitionRecord.id)
+        history = TransitionRecord.__table__.c
+        query = (
+            select(history)
+            .where(history.model == table_of(record), history.record_id == str(identity[0]))
+            .order_by(history.at, history.id)
         )
-        return list(session.scalars(query))
+        return list(session.connection().execute(query))
 
     # --- checks ---------------------------------------------------------------------------
 

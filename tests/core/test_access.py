@@ -408,7 +408,7 @@ def test_roles_show_says_what_a_role_may_do_and_which_rows_say_so(accord_cli: An
         "subtree",
         "core.partner_sales_manager",
     ]
-    assert lines[-1] == "no access: core_audit"
+    assert lines[-1] == "no access: core_audit, core_workflow_history"
 
     unknown = accord_cli("roles", "show", "pope")
     assert unknown.exit_code == 1

@@ -388,7 +388,7 @@ def publish_then_fail(runtime: Runtime, user: User, note_id: int) -> None:
     with acting(runtime, user) as session:
         note = session.get_one(note_model(), note_id)
         runtime.workflows.transition(session, note, "publish")
-        assert session.scalar(select(TransitionRecord.to_state)) == "published"  # flushed
+        assert runtime.workflows.history(session, note)[-1].to_state == "published"  # written
         raise RuntimeError("the request fails after the transition")
 
 
@@ -1124,3 +1124,24 @@ def test_two_workflows_of_one_model_each_write_their_own_state_for_a_restricted_
     with accord_db.session(Principal.system("test")) as session:
         chore = session.get_one(Chore, chore_id)
         assert (chore.state, chore.billing, chore.version) == ("closed", "billed", 3)
+
+
+def test_a_records_history_is_read_only_by_who_may_read_the_record(
+    accord_runtime: Runtime,
+    accord_db: Database,
+    people: dict[str, User],
+    accord_make_user: Callable[..., User],
+) -> None:
+    note_id = new_note(accord_db, accord_runtime.workflows)
+    move(accord_runtime, people["tom"], note_id, "publish")
+    stranger = accord_make_user("sven", "salesperson", "dummy_note_taker")  # not his customer
+    engine = accord_runtime.workflows
+    with acting(accord_runtime, people["nora"]) as session:
+        note = session.get_one(note_model(), note_id)
+        assert [row.transition for row in engine.history(session, note)] == ["publish"]
+        # The table is open to no user: a record's history is read through the record.
+        assert session.scalars(select(TransitionRecord)).all() == []
+    with acting(accord_runtime, stranger) as session:
+        assert session.get(note_model(), note_id) is None
+        with pytest.raises(AccessDeniedError, match="may not read the history of dummy_note"):
+            engine.history(session, note)
