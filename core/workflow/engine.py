@@ -387,9 +387,10 @@ class WorkflowEngine:
                 f"{principal_of(session) or 'a session without a principal'} may not read "
                 f"the history of {table_of(record)} #{identity[0]}"
             )
-        history = TransitionRecord.__table__.c
+        table = cast(Table, TransitionRecord.__table__)
+        history = table.c
         query = (
-            select(history)
+            select(table)
             .where(history.model == table_of(record), history.record_id == str(identity[0]))
             .order_by(history.at, history.id)
         )
