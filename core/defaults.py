@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import urlencode
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from accord.core.activities import Activity
 from accord.core.audit import AuditEntry
@@ -16,6 +20,8 @@ from accord.core.contributions import (
     Operation,
     Permission,
     Role,
+    SearchHit,
+    SearchProvider,
 )
 from accord.core.events import Job, OutboxEvent
 from accord.core.hookspecs import hookimpl
@@ -183,3 +189,33 @@ def accord_menu_items() -> Sequence[MenuItem]:
             model="core_partner",
         )
     ]
+
+
+def find_customers(session: Session, text: str, limit: int) -> Sequence[SearchHit]:
+    """Customers whose name or e-mail contains ``text`` (any case), at most five; read
+    through the user's session, so each hat finds only the customers it may see."""
+    escaped = text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+    pattern = f"%{escaped}%"
+    customers = session.scalars(
+        select(Partner)
+        .where(
+            or_(
+                Partner.name.ilike(pattern, escape="\\"),
+                Partner.email.ilike(pattern, escape="\\"),
+            )
+        )
+        .order_by(Partner.name, Partner.id)
+        .limit(min(limit, 5))
+    )
+    # No customer page exists yet: a hit opens the customer list filtered by its name.
+    return [
+        SearchHit(
+            customer.name, f"/views/partners?{urlencode({'q': customer.name})}", customer.email
+        )
+        for customer in customers
+    ]
+
+
+@hookimpl
+def accord_search_providers() -> Sequence[SearchProvider]:
+    return [SearchProvider("core.customers", "Customers", search=find_customers)]
