@@ -37,23 +37,23 @@ import io
 import json
 import pstats
 import random
-import secrets
 import statistics
 import sys
 import tempfile
 import time
 import timeit
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from argon2 import PasswordHasher
-from sqlalchemy import ColumnElement, Engine, Select, create_engine, func, insert, select, text
+from sqlalchemy import ColumnElement, Engine, Select, func, insert, select, text
 from sqlalchemy import tuple_ as row
 from sqlalchemy.orm import Session, with_loader_criteria
 from sqlalchemy.orm.interfaces import ORMOption
+from throwaway import database
 
 from accord.core import security
 from accord.core.access import AccessPolicy, Principal, principal_of
@@ -407,24 +407,6 @@ def plan(engine: Engine, statement: Select[Any]) -> str:
 
 
 # --- the run -------------------------------------------------------------------------------
-
-
-@contextmanager
-def database(folder: Path, postgres: str) -> Iterator[str]:
-    """A throwaway database: SQLite in ``folder``, or a new database on the server."""
-    if not postgres:
-        yield f"sqlite:///{folder / 'bench.db'}"
-        return
-    admin = create_engine(postgres, isolation_level="AUTOCOMMIT")
-    name = f"accord_bench_{secrets.token_hex(4)}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def median_ms(timings: Timings, label: str, query: str) -> float:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import secrets
 import sys
 import tempfile
 import time
@@ -24,9 +23,9 @@ import timeit
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
+from throwaway import database, migrated_runtime
 
 from accord.core.access import Principal
-from accord.core.config_file import write_new_config
 from accord.core.contributions import Event, EventSubscriber
 from accord.core.events import emit
 from accord.core.jobs import JobRunner
@@ -93,25 +92,14 @@ def main() -> None:
     parser.add_argument("--postgres", default="", help="run on this PostgreSQL server")
     args = parser.parse_args()
     count = 1_000 if args.quick else 5_000
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{Path(folder) / 'bench.db'}"
-        if args.postgres:
-            admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-            name = f"accord_bench_{secrets.token_hex(4)}"
-            with admin.connect() as connection:
-                connection.execute(text(f'CREATE DATABASE "{name}"'))
-            url = admin.url.set(database=name).render_as_string(hide_password=False)
-        config = Path(folder) / "accord.toml"
-        write_new_config(config, database_url=url)
-        runtime = Runtime(config)
-        runtime.migrator.upgrade(report=lambda line: None)
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        database(Path(folder), args.postgres) as url,
+        migrated_runtime(Path(folder), url) as runtime,
+    ):
         accord_seconds = measure_outbox(runtime, count)
         baseline_seconds = measure_baseline(url, count)
         hook_seconds, direct_seconds = measure_hook_overhead(runtime)
-        runtime.close()
-        if args.postgres:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     result = {
         "bench": "events",
         "figure": round(count / accord_seconds),

@@ -35,7 +35,6 @@ import enum
 import json
 import random
 import re
-import secrets
 import socket
 import statistics
 import subprocess
@@ -53,11 +52,12 @@ from urllib.parse import urlencode
 import httpx
 import uvicorn
 from argon2 import PasswordHasher
-from sqlalchemy import Table, create_engine, func, insert, select, text
+from sqlalchemy import Table, func, insert, select, text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
+from throwaway import database
 
 from accord.core import security
 from accord.core.access import Principal
@@ -157,24 +157,6 @@ def settle_statistics(runtime: Runtime) -> None:
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("VACUUM ANALYZE core_partner"))
-
-
-@contextmanager
-def database(folder: Path, postgres: str) -> Iterator[str]:
-    """A throwaway database: SQLite in ``folder``, or a new database on the server."""
-    if not postgres:
-        yield f"sqlite:///{folder / 'bench.db'}"
-        return
-    admin = create_engine(postgres, isolation_level="AUTOCOMMIT")
-    name = f"accord_bench_{secrets.token_hex(4)}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # --- the baseline: one route, Core and the template ----------------------------------------

@@ -19,7 +19,6 @@ import argparse
 import cProfile
 import json
 import pstats
-import secrets
 import sys
 import tempfile
 import time
@@ -32,9 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # The dummy add-on is the workflow under test; it becomes importable as after pip install.
 sys.path.insert(0, str(ROOT / "tests" / "dummy_plugin"))
 
+from throwaway import database, migrated_runtime  # noqa: E402
+
 from accord.core.access import Principal  # noqa: E402
 from accord.core.audit import AuditEntry  # noqa: E402
-from accord.core.config_file import write_new_config  # noqa: E402
 from accord.core.events import OutboxEvent  # noqa: E402
 from accord.core.partners import Partner, PartnerKind  # noqa: E402
 from accord.core.runtime import Runtime  # noqa: E402
@@ -133,18 +133,11 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print the top of a cProfile")
     args = parser.parse_args()
     count = 1_000 if args.quick else 5_000
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{Path(folder) / 'bench.db'}"
-        if args.postgres:
-            admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-            name = f"accord_bench_{secrets.token_hex(4)}"
-            with admin.connect() as connection:
-                connection.execute(text(f'CREATE DATABASE "{name}"'))
-            url = admin.url.set(database=name).render_as_string(hide_password=False)
-        config = Path(folder) / "accord.toml"
-        write_new_config(config, database_url=url, plugins=["dummy"])
-        runtime = Runtime(config)
-        runtime.migrator.upgrade(report=lambda line: None)
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        database(Path(folder), args.postgres) as url,
+        migrated_runtime(Path(folder), url, plugins=["dummy"]) as runtime,
+    ):
         note_ids, user_id = make_notes(runtime, count // 2)
         profile = cProfile.Profile() if args.profile else None
         if profile:
@@ -155,10 +148,6 @@ def main() -> None:
         counts = written(runtime)
         assert counts == {"history": count, "events": count, "audit": count}, counts
         baseline_seconds = measure_baseline(url, note_ids)
-        runtime.close()
-        if args.postgres:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     if profile:
         pstats.Stats(profile, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
     result: dict[str, Any] = {
