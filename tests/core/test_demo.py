@@ -48,3 +48,28 @@ def test_running_the_demo_again_keeps_data_and_gives_a_new_password(
             assert verify_password(admins[0], new)
     finally:
         runtime.close()
+
+
+def test_the_demo_company_shows_each_hat_its_own_part(tmp_path, accord_clean_environment):
+    from accord.core.partners import Partner
+
+    folder = tmp_path / "demo"
+    result = CliRunner().invoke(cli, ["demo", "--no-serve", "--path", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "or as one of the hats, same password: mia (sales_manager), sam (salesperson)" in (
+        result.output
+    )
+    password = re.search(r"admin / (\S+)", result.output).group(1)
+    runtime = Runtime(folder / "accord.toml")
+    try:
+        seen = {}
+        for login in ("sam", "mia", "bea"):
+            with runtime.db.session(Principal.system("test")) as session:
+                user = session.scalar(select(User).where(User.login == login))
+                assert verify_password(user, password)
+            with runtime.db.session(runtime.principal_for(user.id)) as session:
+                seen[login] = set(session.scalars(select(Partner.id)))
+        assert seen["sam"] < seen["mia"] < seen["bea"]  # own < the manager's subtree < all
+        assert len(seen["bea"]) == 80
+    finally:
+        runtime.close()
