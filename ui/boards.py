@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from accord.core.access import AccessDeniedError
@@ -216,12 +216,7 @@ def routes(site: Site) -> list[BaseRoute]:
             "toast": toast,
             "humanize": humanize,
         }
-        headers = {"Vary": "HX-Request"}
-        if wants_fragment(request):
-            context = site.context(request, values)
-            html = site.pages.html("board/board.html", context, block=BOARD_BLOCK)
-            return HTMLResponse(html, status_code=status, headers=headers)
-        return site.page(request, "board/board.html", values, status_code=status, headers=headers)
+        return site.page(request, "board/board.html", values, status, fragment=BOARD_BLOCK)
 
     def board_page(request: Request) -> Response:
         return render(request, find(request))

@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, Select, Table, false, func, or_, select, t
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from accord.core.access import Principal
@@ -447,14 +447,9 @@ def routes(site: Site) -> list[BaseRoute]:
             "link": lambda **changes: link(path, query, **changes),
             "csv_link": link(f"{path}.csv", query),
         }
-        headers = {"Vary": "HX-Request"}
-        if wants_fragment(request):
-            # htmx swaps only a 2xx answer, so a fragment with a problem is still a 200.
-            context = site.context(request, values)
-            html = site.pages.html("list/list.html", context, block=RESULTS_BLOCK)
-            return HTMLResponse(html, headers=headers)
-        status = 400 if problems else 200
-        return site.page(request, "list/list.html", values, status_code=status, headers=headers)
+        # htmx swaps only a 2xx answer, so a fragment with a problem is still a 200.
+        status = 400 if problems and not wants_fragment(request) else 200
+        return site.page(request, "list/list.html", values, status, fragment=RESULTS_BLOCK)
 
     def list_csv(request: Request) -> Response:
         item = find(request)

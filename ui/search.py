@@ -10,12 +10,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from accord.core.contributions import SearchHit, SearchProvider
 from accord.ui.site import Site
-from accord.ui.templating import wants_fragment
 
 log = logging.getLogger("accord.ui")
 
@@ -76,11 +75,6 @@ def routes(site: Site) -> list[BaseRoute]:
             "groups": groups,
             "min_length": MIN_LENGTH,
         }
-        headers = {"Vary": "HX-Request"}
-        if wants_fragment(request):
-            context = site.context(request, values)
-            html = site.pages.html(TEMPLATE, context, block=RESULTS_BLOCK)
-            return HTMLResponse(html, headers=headers)
-        return site.page(request, TEMPLATE, values, headers=headers)
+        return site.page(request, TEMPLATE, values, fragment=RESULTS_BLOCK)
 
     return [Route("/search", search_page, name="search")]

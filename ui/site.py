@@ -16,7 +16,7 @@ from accord.core.access import Principal
 from accord.core.contributions import DashboardWidget, MenuItem
 from accord.core.manager import AccordPluginManager
 from accord.core.runtime import Runtime
-from accord.ui.templating import Pages, wants_fragment
+from accord.ui.templating import FRAGMENT_BLOCK, Pages, wants_fragment
 
 log = logging.getLogger("accord.ui")
 
@@ -91,13 +91,15 @@ class Site:
         values: Mapping[str, Any] | None = None,
         status_code: int = 200,
         headers: Mapping[str, str] | None = None,
+        fragment: str = FRAGMENT_BLOCK,
     ) -> HTMLResponse:
-        """Render page ``name`` with the layout (or only its content block, for htmx).
+        """Render page ``name`` with the layout, or for htmx only its block ``fragment``
+        (the ``content`` block unless a view swaps a smaller part, such as a list's rows).
         Flash messages are taken from the session only when the whole page is shown."""
         context = self.context(request, values or {})
         if not wants_fragment(request) and "session" in request.scope:
             context["flashes"] = take_flashes(request)
-        return self.pages.response(request, name, context, status_code, headers)
+        return self.pages.response(request, name, context, status_code, headers, fragment)
 
 
 def template_folders(pm: AccordPluginManager) -> list[Path]:

@@ -62,11 +62,13 @@ class Pages:
         context: Mapping[str, Any],
         status_code: int = 200,
         headers: Mapping[str, str] | None = None,
+        fragment: str = FRAGMENT_BLOCK,
     ) -> HTMLResponse:
-        """The page ``name``; for an htmx request only its ``content`` block."""
-        block = FRAGMENT_BLOCK if wants_fragment(request) else None
+        """The page ``name``; for an htmx request only its block ``fragment`` (by default
+        ``content``). The answer varies on ``HX-Request``, so no cache mixes the two."""
+        block = fragment if wants_fragment(request) else None
         return HTMLResponse(
             self.html(name, context, block),
             status_code=status_code,
-            headers=dict(headers or {}),
+            headers={"Vary": "HX-Request", **(headers or {})},
         )
