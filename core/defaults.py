@@ -25,6 +25,7 @@ from accord.core.contributions import (
 )
 from accord.core.events import Job, OutboxEvent
 from accord.core.hookspecs import hookimpl
+from accord.core.importing import ImportKey
 from accord.core.partners import Address, Partner, PartnerExternalId, PartnerKind
 from accord.core.security import ApiKey, Team, User, UserRole
 from accord.core.security import Role as RoleRow
@@ -47,6 +48,7 @@ def accord_models() -> Sequence[type[object]]:
         AuditEntry,
         ApiKey,
         TransitionRecord,
+        ImportKey,
     ]
 
 
