@@ -15,6 +15,7 @@ from accord.core.contributions import (
     JobType,
     ListColumn,
     ListFilter,
+    MailTemplate,
     MenuItem,
     ModelView,
     Permission,
@@ -58,6 +59,7 @@ from accord.core.importing import (
     run_import,
 )
 from accord.core.importing import parsers as import_parsers
+from accord.core.mail import send_mail
 from accord.core.partners import Address, AddressKind, Partner, PartnerKind
 from accord.core.plugin import Plugin
 from accord.core.runtime import Runtime
@@ -103,6 +105,7 @@ __all__ = [
     "ListColumn",
     "ListFilter",
     "MappingError",
+    "MailTemplate",
     "MenuItem",
     "MissingInputError",
     "ModelView",
@@ -153,6 +156,7 @@ __all__ = [
     "read_sheet",
     "read_sheet_file",
     "run_import",
+    "send_mail",
     "str_enum",
     "timeline",
     "utcnow",
