@@ -39,6 +39,7 @@ from accord.core.db import (
     str_enum,
     utcnow,
 )
+from accord.core.demo import DemoContext
 from accord.core.errors import AccordError
 from accord.core.events import emit, enqueue
 from accord.core.hookspecs import hookimpl
@@ -76,6 +77,7 @@ __all__ = [
     "Available",
     "Base",
     "DashboardWidget",
+    "DemoContext",
     "Event",
     "EventSubscriber",
     "Guard",
