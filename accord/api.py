@@ -43,7 +43,7 @@ from accord.core.events import emit, enqueue
 from accord.core.hookspecs import hookimpl
 from accord.core.partners import Address, AddressKind, Partner, PartnerKind
 from accord.core.plugin import Plugin
-from accord.core.runtime import Runtime
+from accord.core.runtime import Runtime, runtime_of
 from accord.core.security import Team, TeamKind, User
 from accord.core.settings import PluginSettings
 from accord.core.workflow import (
@@ -121,6 +121,7 @@ __all__ = [
     "log_activity",
     "pass_runtime",
     "principal_of",
+    "runtime_of",
     "str_enum",
     "timeline",
     "utcnow",

@@ -8,15 +8,22 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from accord.core.errors import AccordError
 from accord.core.settings import config_path
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from accord.core.access import AccessPolicy, Principal
     from accord.core.db import Database
     from accord.core.manager import AccordPluginManager
     from accord.core.migrate import Migrator
     from accord.core.settings import AccordSettings
     from accord.core.workflow import WorkflowEngine
+
+
+RUNTIME_KEY = "accord.runtime"
+"""Where each session of a runtime's database keeps the runtime, in ``session.info``."""
 
 
 class Runtime:
@@ -39,7 +46,7 @@ class Runtime:
     def db(self) -> Database:
         from accord.core.db import Database
 
-        return Database(self.settings.database_url)
+        return Database(self.settings.database_url, info={RUNTIME_KEY: self})
 
     @cached_property
     def policy(self) -> AccessPolicy:
@@ -76,3 +83,17 @@ class Runtime:
     def close(self) -> None:
         if "db" in self.__dict__:
             self.db.dispose()
+
+
+def runtime_of(session: Session) -> Runtime:
+    """The runtime whose database opened ``session``: a plugin's service function reaches
+    its settings (``runtime_of(session).settings.section("leads")``) and the workflow
+    engine (``.workflows``) from the session it is given, so its callers (a view, a job, a
+    command, another plugin) pass nothing else."""
+    runtime = session.info.get(RUNTIME_KEY)
+    if not isinstance(runtime, Runtime):
+        raise AccordError(
+            "this session was not opened by a runtime's database (runtime.db.session(...)); "
+            "plugin settings and workflows are reached through it"
+        )
+    return runtime
