@@ -15,6 +15,7 @@ from accord.core.contributions import (
     JobType,
     ListColumn,
     ListFilter,
+    MailTemplate,
     MenuItem,
     ModelView,
     Permission,
@@ -38,9 +39,11 @@ from accord.core.db import (
     str_enum,
     utcnow,
 )
+from accord.core.demo import DemoContext
 from accord.core.errors import AccordError
 from accord.core.events import emit, enqueue
 from accord.core.hookspecs import hookimpl
+from accord.core.mail import send_mail
 from accord.core.partners import Address, AddressKind, Partner, PartnerKind
 from accord.core.plugin import Plugin
 from accord.core.runtime import Runtime, runtime_of
@@ -74,6 +77,7 @@ __all__ = [
     "Available",
     "Base",
     "DashboardWidget",
+    "DemoContext",
     "Event",
     "EventSubscriber",
     "Guard",
@@ -81,6 +85,7 @@ __all__ = [
     "JobType",
     "ListColumn",
     "ListFilter",
+    "MailTemplate",
     "MenuItem",
     "MissingInputError",
     "ModelView",
@@ -122,6 +127,7 @@ __all__ = [
     "pass_runtime",
     "principal_of",
     "runtime_of",
+    "send_mail",
     "str_enum",
     "timeline",
     "utcnow",

@@ -108,11 +108,10 @@ class Database:
     """An engine and its session factory; ``with db.session() as session:`` is one unit of
     work that commits when the block ends and rolls back on an error."""
 
-    def __init__(self, url: str, *, info: dict[str, Any] | None = None, **options: Any) -> None:
+    def __init__(self, url: str, **options: Any) -> None:
         self.url = url
         self.engine = engine_for(url, **options)
-        # ``info`` is copied into every session's ``info`` (the runtime, for ``runtime_of``).
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False, info=dict(info or {}))
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Both import this module's Base. Access listens on every Session and is installed
         # first, so it runs first: a bulk statement is narrowed to the principal's rows
         # before the audit log records it.

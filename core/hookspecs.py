@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         DashboardWidget,
         EventSubscriber,
         JobType,
+        MailTemplate,
         MenuItem,
         ModelView,
         Permission,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
         Transition,
         Workflow,
     )
+    from accord.core.demo import DemoContext
     from accord.core.settings import PluginSettings
 
 PROJECT = "accord"
@@ -280,6 +282,49 @@ def accord_schedules() -> Sequence[Schedule]:
         def accord_schedules():
             return [Schedule("collections.nightly_dunning", "0 6 * * *",
                              job="collections.dunning_run")]
+    """
+
+
+@hookspec
+def accord_mail_templates() -> Sequence[MailTemplate]:
+    """The mail this plugin sends, as templates that ``accord.api.send_mail`` renders by
+    name.
+
+    Collected once when the runtime first sends mail (the web app and `accord worker` do it
+    at start-up), with the integrator's overrides from ``[mail] templates`` applied; a
+    syntax error, or an override file naming no template, fails there. Subject and text
+    are plain text, html is autoescaped; every variable a template uses must be in the
+    context given to ``send_mail``.
+
+    Example::
+
+        @hookimpl
+        def accord_mail_templates():
+            return [MailTemplate("leads.assigned", subject="New lead: {{ lead }}",
+                                 text="Hello {{ user }}, {{ lead }} is yours.")]
+    """
+
+
+@hookspec
+def accord_demo(demo: DemoContext) -> None:
+    """Add this plugin's demo data to the demo company (`accord demo`).
+
+    Called after the kernel has seeded the demo's sales network, users and customers, for
+    each enabled plugin in dependency order (a plugin finds the data of those it depends
+    on), once per database: a later `accord demo` keeps the data and does not call it
+    again, but calls the hook of a plugin enabled since. ``demo`` gives a session acting as
+    the system principal (the plugin's own transaction: an error leaves nothing of it), a
+    ``rng`` seeded with the plugin's name (draw every random choice from it, so the demo
+    is the same on every machine), ``users`` by login (admin, mia, sam, sue, ugo, dana,
+    bea), ``teams`` by name, the 80 ``customers``, and ``report(text)`` for progress.
+
+    Example::
+
+        @hookimpl
+        def accord_demo(demo):
+            for customer in demo.rng.sample(demo.customers, 20):
+                demo.session.add(Lead(partner_id=customer.id, owner_id=customer.owner_id))
+            demo.report("20 leads")
     """
 
 

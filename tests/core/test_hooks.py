@@ -596,3 +596,55 @@ def test_hook_model_views(
         "Note,State,Customer,Author",
         "Call back in May,draft,Acme Ltd,",
     ]
+
+
+@pytest.mark.usefixtures("welcome_plugin_installed")
+@pytest.mark.parametrize("accord_plugins", [["dummy", "welcome"]])
+def test_hook_mail_templates(
+    accord_runtime: Runtime, accord_db: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from accord.api import send_mail
+    from accord.core.access import Principal
+    from accord.core.jobs import run_pending
+
+    owners = dict(
+        (template.name, owner)
+        for owner, template in accord_runtime.pm.collect_with_owner("accord_mail_templates")
+    )
+    assert owners["welcome.letter"] == "welcome"
+
+    with accord_db.session(Principal.system("test")) as session:
+        send_mail(
+            session,
+            "welcome.letter",
+            "buyer@acme.example",
+            {"company": "Accord Demo", "customer": "Acme <Ltd>", "manager": "Mia"},
+        )
+    run_pending(accord_runtime)
+
+    printed = capsys.readouterr().out  # the console transport, the default
+    assert "Subject: Welcome to Accord Demo, Acme <Ltd>" in printed
+    assert "To: buyer@acme.example" in printed
+    assert "<p>Dear Acme &lt;Ltd&gt;,</p>" in printed
+
+
+@pytest.mark.usefixtures("welcome_plugin_installed")
+@pytest.mark.parametrize("accord_plugins", [["dummy", "welcome"]])
+def test_hook_demo(accord_runtime: Runtime, accord_db: Any) -> None:
+    from accord.api import Activity, User
+    from accord.core.access import Principal
+    from accord.core.demo import add_plugin_demo_data, seed_company
+
+    with accord_db.session(Principal.system("test")) as session:
+        seed_company(session, "correct horse battery")
+    lines: list[str] = []
+
+    assert add_plugin_demo_data(accord_runtime, lines.append) == ["welcome"]
+
+    assert lines == ["welcome: logged 12 welcome calls"]
+    with accord_db.session(Principal.system("test")) as session:
+        calls = session.scalars(select(Activity).where(Activity.source == "welcome")).all()
+        owners = {user.id: user.login for user in session.scalars(select(User))}
+        assert len(calls) == 12
+        assert len({call.partner_id for call in calls}) == 12
+        assert {owners[call.user_id] for call in calls} <= {"sam", "sue", "ugo", "dana"}
