@@ -100,7 +100,8 @@ def accord_models() -> Sequence[type[object] | Table]:
 
 @hookspec
 def accord_permissions() -> Sequence[Permission]:
-    """The named permissions this plugin checks (``leads.convert``, ``orders.approve``).
+    """The named permissions this plugin checks (``leads.convert``, ``orders.approve``);
+    ``roles`` gives one to existing roles (the kernel's hats) by default.
 
     Example::
 
