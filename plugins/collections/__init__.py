@@ -9,5 +9,5 @@ plugin = Plugin(
     version="1.0.0",
     summary="Receivables, payments, aging and DSO, credit lines with an order block, dunning",
     package=__name__,
-    depends=(),
+    depends=("orders>=1.0",),
 )

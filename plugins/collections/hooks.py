@@ -3,10 +3,35 @@ confirmation, the invoices made from delivered orders and the dunning run."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from accord.api import AccessRule, Permission, PluginSettings, hookimpl
+import click
+from sqlalchemy.orm import Session
+from starlette.routing import BaseRoute
 
+from accord.api import (
+    AccessRule,
+    DashboardWidget,
+    EventSubscriber,
+    JobType,
+    MailTemplate,
+    ModelView,
+    Permission,
+    PluginSettings,
+    Principal,
+    RecordPanel,
+    Schedule,
+    Transition,
+    Workflow,
+    hookimpl,
+)
+
+from . import blocking, override, views
+from .billing import DELIVERED, invoice_delivered_order
+from .cli import collections_cli
+from .dunning import RUN_JOB, run_dunning
+from .mail import TEMPLATES
 from .models import CreditLine, CreditOverride, DunningNotice, Invoice, Payment
 from .security import PERMISSIONS, access_rules
 from .settings import CollectionsSettings
@@ -30,3 +55,67 @@ def accord_permissions() -> Sequence[Permission]:
 @hookimpl
 def accord_access_rules() -> Sequence[AccessRule]:
     return access_rules()
+
+
+@hookimpl
+def accord_before_transition(
+    session: Session,
+    record: object,
+    workflow: Workflow,
+    transition: Transition,
+    principal: Principal,
+    inputs: Mapping[str, Any],
+) -> str | None:
+    return blocking.before_transition(
+        session, record, workflow.name, transition.name, principal, inputs
+    )
+
+
+@hookimpl
+def accord_event_subscribers() -> Sequence[EventSubscriber]:
+    return [
+        EventSubscriber("collections.invoice_delivered_order", DELIVERED, invoice_delivered_order),
+        EventSubscriber(
+            "collections.record_credit_override", "orders.order.confirm", blocking.record_override
+        ),
+    ]
+
+
+@hookimpl
+def accord_jobs() -> Sequence[JobType]:
+    return [JobType(RUN_JOB, run=run_dunning, max_attempts=3)]
+
+
+@hookimpl
+def accord_schedules() -> Sequence[Schedule]:
+    return [Schedule("collections.daily_dunning", "0 6 * * *", job=RUN_JOB)]
+
+
+@hookimpl
+def accord_mail_templates() -> Sequence[MailTemplate]:
+    return TEMPLATES
+
+
+@hookimpl
+def accord_model_views() -> Sequence[ModelView]:
+    return views.model_views()
+
+
+@hookimpl
+def accord_record_panels() -> Sequence[RecordPanel]:
+    return [*views.record_panels(), *override.panels()]
+
+
+@hookimpl
+def accord_dashboard_widgets() -> Sequence[DashboardWidget]:
+    return views.dashboard_widgets()
+
+
+@hookimpl
+def accord_cli_commands() -> Sequence[click.Command]:
+    return [collections_cli]
+
+
+@hookimpl
+def accord_routes() -> Sequence[BaseRoute]:
+    return override.routes()

@@ -72,7 +72,7 @@ class Invoice(TimestampMixin, Base):
     )
 
     id: Mapped[intpk]
-    number: Mapped[str] = mapped_column(String(40), unique=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True, index=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("core_partner.id", ondelete="RESTRICT"))
     order_id: Mapped[int | None] = mapped_column(unique=True)
     """The order it bills (orders_order.id), when it came from a delivered order."""

@@ -10,15 +10,20 @@ MANAGE_CREDIT = "collections.manage_credit"
 RECORD_PAYMENTS = "collections.record_payments"
 OVERRIDE_BLOCK = "collections.override_credit_block"
 
-PERMISSIONS = (
-    Permission(READ, "See receivables, aging and dunning"),
-    Permission(MANAGE_CREDIT, "Set customers' credit lines and ratings"),
-    Permission(RECORD_PAYMENTS, "Record invoices and payments"),
-    Permission(OVERRIDE_BLOCK, "Confirm an order despite the customer's credit block"),
-)
-
 BOOKS = ("administration",)
 """The hats that keep the books (admin holds every row through the kernel's rule)."""
+SALES = ("sales_manager", "salesperson", "agent", "export_manager", "back_office")
+
+PERMISSIONS = (
+    Permission(READ, "See receivables, aging and dunning", roles=(*BOOKS, *SALES, "admin")),
+    Permission(MANAGE_CREDIT, "Set customers' credit lines and ratings", roles=(*BOOKS, "admin")),
+    Permission(RECORD_PAYMENTS, "Record invoices and payments", roles=(*BOOKS, "admin")),
+    Permission(
+        OVERRIDE_BLOCK,
+        "Confirm an order despite the customer's credit block",
+        roles=(*BOOKS, "admin"),
+    ),
+)
 
 
 def access_rules() -> list[AccessRule]:

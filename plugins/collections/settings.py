@@ -9,8 +9,9 @@ from decimal import Decimal
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy.orm import Session
 
-from accord.api import PluginSettings
+from accord.api import PluginSettings, runtime_of
 
 
 class Chaser(enum.StrEnum):
@@ -80,3 +81,10 @@ class CollectionsSettings(PluginSettings):
                 f"({len(self.dunning_levels)})"
             )
         return self
+
+
+def settings_of(session: Session) -> CollectionsSettings:
+    """The validated ``[collections]`` section of the configuration ``session`` belongs to."""
+    section = runtime_of(session).settings.section("collections")
+    assert isinstance(section, CollectionsSettings)
+    return section
