@@ -15,6 +15,7 @@ from accord.core.contributions import (
     JobType,
     ListColumn,
     ListFilter,
+    MailTemplate,
     MenuItem,
     ModelView,
     Permission,
@@ -41,6 +42,7 @@ from accord.core.db import (
 from accord.core.errors import AccordError
 from accord.core.events import emit, enqueue
 from accord.core.hookspecs import hookimpl
+from accord.core.mail import send_mail
 from accord.core.partners import Address, AddressKind, Partner, PartnerKind
 from accord.core.plugin import Plugin
 from accord.core.runtime import Runtime
@@ -81,6 +83,7 @@ __all__ = [
     "JobType",
     "ListColumn",
     "ListFilter",
+    "MailTemplate",
     "MenuItem",
     "MissingInputError",
     "ModelView",
@@ -121,6 +124,7 @@ __all__ = [
     "log_activity",
     "pass_runtime",
     "principal_of",
+    "send_mail",
     "str_enum",
     "timeline",
     "utcnow",

@@ -268,3 +268,16 @@ class ModelView:
     default_sort: str = "id"
     permission: str | None = None
     order: int = 100
+
+
+@dataclass(frozen=True)
+class MailTemplate:
+    """A message a plugin sends, as Jinja2 source: ``subject`` and ``text`` always,
+    ``html`` optionally (then sent as the alternative of the text). Only the html part is
+    autoescaped; a variable missing from the context is an error naming it. Name it
+    ``<plugin>.<message>``; the integrator may override it by that name."""
+
+    name: str
+    subject: str
+    text: str
+    html: str | None = None

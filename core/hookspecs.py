@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         DashboardWidget,
         EventSubscriber,
         JobType,
+        MailTemplate,
         MenuItem,
         ModelView,
         Permission,
@@ -280,6 +281,26 @@ def accord_schedules() -> Sequence[Schedule]:
         def accord_schedules():
             return [Schedule("collections.nightly_dunning", "0 6 * * *",
                              job="collections.dunning_run")]
+    """
+
+
+@hookspec
+def accord_mail_templates() -> Sequence[MailTemplate]:
+    """The mail this plugin sends, as templates that ``accord.api.send_mail`` renders by
+    name.
+
+    Collected once when the runtime first sends mail (the web app and `accord worker` do it
+    at start-up), with the integrator's overrides from ``[mail] templates`` applied; a
+    syntax error, or an override file naming no template, fails there. Subject and text
+    are plain text, html is autoescaped; every variable a template uses must be in the
+    context given to ``send_mail``.
+
+    Example::
+
+        @hookimpl
+        def accord_mail_templates():
+            return [MailTemplate("leads.assigned", subject="New lead: {{ lead }}",
+                                 text="Hello {{ user }}, {{ lead }} is yours.")]
     """
 
 

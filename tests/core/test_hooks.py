@@ -596,3 +596,33 @@ def test_hook_model_views(
         "Note,State,Customer,Author",
         "Call back in May,draft,Acme Ltd,",
     ]
+
+
+@pytest.mark.usefixtures("welcome_plugin_installed")
+@pytest.mark.parametrize("accord_plugins", [["dummy", "welcome"]])
+def test_hook_mail_templates(
+    accord_runtime: Runtime, accord_db: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from accord.api import send_mail
+    from accord.core.access import Principal
+    from accord.core.jobs import run_pending
+
+    owners = dict(
+        (template.name, owner)
+        for owner, template in accord_runtime.pm.collect_with_owner("accord_mail_templates")
+    )
+    assert owners["welcome.letter"] == "welcome"
+
+    with accord_db.session(Principal.system("test")) as session:
+        send_mail(
+            session,
+            "welcome.letter",
+            "buyer@acme.example",
+            {"company": "Accord Demo", "customer": "Acme <Ltd>", "manager": "Mia"},
+        )
+    run_pending(accord_runtime)
+
+    printed = capsys.readouterr().out  # the console transport, the default
+    assert "Subject: Welcome to Accord Demo, Acme <Ltd>" in printed
+    assert "To: buyer@acme.example" in printed
+    assert "<p>Dear Acme &lt;Ltd&gt;,</p>" in printed
