@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from accord.api import MailTemplate, hookimpl
+from accord.api import ActivityKind, DemoContext, MailTemplate, hookimpl, log_activity
 
 # docs: accord_mail_templates
 WELCOME_LETTER = MailTemplate(
@@ -28,6 +28,25 @@ WELCOME_LETTER = MailTemplate(
 @hookimpl
 def accord_mail_templates() -> Sequence[MailTemplate]:
     return [WELCOME_LETTER]
+
+
+# end docs
+
+
+# docs: accord_demo
+@hookimpl
+def accord_demo(demo: DemoContext) -> None:
+    welcomed = demo.rng.sample(list(demo.customers), 12)
+    for customer in welcomed:
+        log_activity(
+            demo.session,
+            customer.id,
+            ActivityKind.CALL,
+            f"Welcome call with {customer.name}",
+            user_id=customer.owner_id or demo.users["bea"].id,
+            source="welcome",
+        )
+    demo.report(f"logged {len(welcomed)} welcome calls")
 
 
 # end docs
