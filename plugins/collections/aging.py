@@ -58,7 +58,7 @@ def bucket_of(days_overdue: int) -> str:
     return "90+"
 
 
-def balances(as_of: dt.date) -> tuple[Select[tuple[int]], ColumnElement[Decimal]]:
+def balances(as_of: dt.date) -> tuple[Select[int], ColumnElement[Decimal]]:
     """The invoices issued by ``as_of`` and not cancelled, joined with what was paid on
     them by that date, and the expression of their balance then."""
     paid = (

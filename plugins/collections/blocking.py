@@ -30,7 +30,7 @@ def uninvoiced_orders(
 ) -> Decimal:
     """Confirmed (or shipped, or delivered) orders of the customer that no invoice bills
     yet: sold on credit, not receivable yet."""
-    query: Select[tuple[Decimal | None]] = select(type_coerce(func.sum(Order.amount), Money)).where(
+    query: Select[Decimal] = select(type_coerce(func.sum(Order.amount), Money)).where(
         Order.partner_id == partner_id,
         Order.currency == currency,
         Order.state.in_(SOLD_ORDER_STATES),

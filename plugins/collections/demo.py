@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
 
-from accord.api import utcnow
+from accord.api import DemoContext, utcnow
 
 from .models import CreditLine
 from .receivables import create_invoice, money, register_payment
@@ -16,7 +15,7 @@ from .receivables import create_invoice, money, register_payment
 RATINGS = ("A", "A", "B", "B", "B", "C", "D")
 
 
-def add_demo_data(demo: Any) -> None:
+def add_demo_data(demo: DemoContext) -> None:
     session, rng = demo.session, demo.rng
     today = utcnow().date()
     customers = list(demo.customers)

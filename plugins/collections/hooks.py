@@ -13,7 +13,9 @@ from starlette.routing import BaseRoute
 from accord.api import (
     AccessRule,
     DashboardWidget,
+    DemoContext,
     EventSubscriber,
+    Importer,
     JobType,
     MailTemplate,
     ModelView,
@@ -27,9 +29,10 @@ from accord.api import (
     hookimpl,
 )
 
-from . import blocking, override, views
+from . import blocking, importers, override, views
 from .billing import DELIVERED, invoice_delivered_order
 from .cli import collections_cli
+from .demo import add_demo_data
 from .dunning import RUN_JOB, run_dunning
 from .mail import TEMPLATES
 from .models import CreditLine, CreditOverride, DunningNotice, Invoice, Payment
@@ -119,3 +122,13 @@ def accord_cli_commands() -> Sequence[click.Command]:
 @hookimpl
 def accord_routes() -> Sequence[BaseRoute]:
     return override.routes()
+
+
+@hookimpl
+def accord_importers() -> Sequence[Importer]:
+    return importers.importers()
+
+
+@hookimpl
+def accord_demo(demo: DemoContext) -> None:
+    add_demo_data(demo)

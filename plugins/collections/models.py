@@ -74,8 +74,10 @@ class Invoice(TimestampMixin, Base):
     id: Mapped[intpk]
     number: Mapped[str] = mapped_column(String(40), unique=True, index=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("core_partner.id", ondelete="RESTRICT"))
-    order_id: Mapped[int | None] = mapped_column(unique=True)
-    """The order it bills (orders_order.id), when it came from a delivered order."""
+    order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("orders_order.id", ondelete="SET NULL"), unique=True
+    )
+    """The order it bills, when it came from a delivered order."""
     origin: Mapped[InvoiceOrigin] = mapped_column(
         str_enum(InvoiceOrigin), default=InvoiceOrigin.MANUAL
     )
@@ -139,7 +141,9 @@ class CreditOverride(Base):
     partner_id: Mapped[int] = mapped_column(
         ForeignKey("core_partner.id", ondelete="CASCADE"), index=True
     )
-    order_id: Mapped[int] = mapped_column(index=True)
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("orders_order.id", ondelete="CASCADE"), index=True
+    )
     actor: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(Text)
     block: Mapped[str] = mapped_column(Text)

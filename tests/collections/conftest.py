@@ -17,7 +17,7 @@ from accord.plugins.collections.receivables import create_invoice
 
 @pytest.fixture
 def accord_plugins() -> Sequence[str]:
-    return ["collections"]
+    return ["orders", "collections"]
 
 
 @pytest.fixture

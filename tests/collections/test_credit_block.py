@@ -25,7 +25,13 @@ from accord.core.jobs import run_pending
 from accord.core.security import create_user
 from accord.plugins.collections.models import CreditLine, CreditOverride
 from accord.plugins.collections.receivables import create_invoice
-from accord.plugins.orders.api import LineInput, Order, Product, create_order
+from accord.plugins.orders.api import (
+    LineInput,
+    Order,
+    Product,
+    check_availability,
+    create_order,
+)
 
 TODAY = dt.datetime.now(dt.UTC).date()
 BLOCKED = (
@@ -91,6 +97,7 @@ def confirm(runtime: Runtime, login: str, shop, order_id: int, **inputs) -> str:
     """Confirm the order as ``login``; the order's state afterwards, or the veto's reason."""
     with runtime.db.session(runtime.principal_for(shop["users"][login].id)) as session:
         order = session.get(Order, order_id)
+        check_availability(runtime, session, order)  # the orders plugin's own guard
         try:
             runtime.workflows.transition(session, order, "confirm", **inputs)
         except TransitionBlockedError as blocked:
@@ -112,6 +119,7 @@ def test_over_the_credit_line_confirmation_is_blocked_naming_the_amounts(accord_
 def test_the_block_is_shown_before_trying(accord_runtime, shop):
     order_id = draft_order(accord_runtime, shop, pumps=2)
     with accord_runtime.db.session(accord_runtime.principal_for(shop["users"]["bea"].id)) as s:
+        check_availability(accord_runtime, s, s.get(Order, order_id))
         steps = {
             step.name: step
             for step in accord_runtime.workflows.available(s, s.get(Order, order_id))

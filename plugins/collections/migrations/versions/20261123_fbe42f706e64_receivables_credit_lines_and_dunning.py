@@ -1,8 +1,8 @@
 """receivables, credit lines and dunning
 
-Revision ID: b1458b8ea21b
+Revision ID: fbe42f706e64
 Revises:
-Create Date: 2026-11-23 13:17:20.608602
+Create Date: 2026-11-23 13:35:49.819778
 """
 
 from collections.abc import Sequence
@@ -12,10 +12,10 @@ from alembic import op
 
 import accord.api
 
-revision: str = "b1458b8ea21b"
+revision: str = "fbe42f706e64"
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = ("collections",)
-depends_on: str | Sequence[str] | None = "663b0e20899c"
+depends_on: str | Sequence[str] | None = ["5d1e0a7c4b21", "b20e7b82d048"]
 
 
 def upgrade() -> None:
@@ -66,6 +66,12 @@ def upgrade() -> None:
             accord.api.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_id"],
+            ["orders_order.id"],
+            name=op.f("fk_collections_credit_override_order_id_orders_order"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["partner_id"],
@@ -125,13 +131,18 @@ def upgrade() -> None:
             "paid >= 0 AND paid <= amount", name=op.f("ck_collections_invoice_paid_within_amount")
         ),
         sa.ForeignKeyConstraint(
+            ["order_id"],
+            ["orders_order.id"],
+            name=op.f("fk_collections_invoice_order_id_orders_order"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
             ["partner_id"],
             ["core_partner.id"],
             name=op.f("fk_collections_invoice_partner_id_core_partner"),
             ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_collections_invoice")),
-        sa.UniqueConstraint("number", name=op.f("uq_collections_invoice_number")),
         sa.UniqueConstraint("order_id", name=op.f("uq_collections_invoice_order_id")),
     )
     with op.batch_alter_table("collections_invoice", schema=None) as batch_op:
@@ -139,6 +150,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_collections_invoice_issue_date", ["issue_date", "id"], unique=False
         )
+        batch_op.create_index(batch_op.f("ix_collections_invoice_number"), ["number"], unique=True)
         batch_op.create_index(
             "ix_collections_invoice_partner_status",
             ["partner_id", "status", "due_date"],
@@ -235,6 +247,7 @@ def downgrade() -> None:
     with op.batch_alter_table("collections_invoice", schema=None) as batch_op:
         batch_op.drop_index("ix_collections_invoice_status_due")
         batch_op.drop_index("ix_collections_invoice_partner_status")
+        batch_op.drop_index(batch_op.f("ix_collections_invoice_number"))
         batch_op.drop_index("ix_collections_invoice_issue_date")
         batch_op.drop_index("ix_collections_invoice_due_date")
 
