@@ -10,12 +10,12 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from accord.api import Event, utcnow
+from accord.api import Event, runtime_of, utcnow
 from accord.plugins.orders.api import Order, order_amount
 
 from .models import Invoice, InvoiceOrigin
 from .receivables import create_invoice
-from .settings import runtime_of, settings_of
+from .settings import settings_of
 
 DELIVERED = "orders.order_delivered"
 log = logging.getLogger("accord.collections")

@@ -18,13 +18,13 @@ from accord.api import (
     RenderContext,
     TransitionError,
     principal_of,
+    runtime_of,
 )
 from accord.plugins.orders.api import Order
 
 from .blocking import CONFIRM, confirmation_block
 from .credit import OVERRIDE_INPUT
 from .security import OVERRIDE_BLOCK
-from .settings import runtime_of
 
 
 def block_panel(session: Session, order: Order, principal: Principal, error: str = "") -> str:

@@ -11,7 +11,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
-from accord.api import PluginSettings, Runtime
+from accord.api import PluginSettings, runtime_of
 
 
 class Chaser(enum.StrEnum):
@@ -81,12 +81,6 @@ class CollectionsSettings(PluginSettings):
                 f"({len(self.dunning_levels)})"
             )
         return self
-
-
-def runtime_of(session: Session) -> Runtime:  # TEMPORARY until accord.api.runtime_of lands
-    runtime = session.info.get("accord.runtime")
-    assert isinstance(runtime, Runtime)
-    return runtime
 
 
 def settings_of(session: Session) -> CollectionsSettings:
