@@ -27,6 +27,7 @@ from accord.core.contributions import (
 )
 from accord.core.events import Job, OutboxEvent
 from accord.core.hookspecs import hookimpl
+from accord.core.importing import ImportKey
 from accord.core.mail import DELIVER_JOB, DELIVERY_ATTEMPTS, deliver
 from accord.core.partners import Address, Partner, PartnerExternalId, PartnerKind
 from accord.core.security import ApiKey, Team, User, UserRole
@@ -50,6 +51,7 @@ def accord_models() -> Sequence[type[object]]:
         AuditEntry,
         ApiKey,
         TransitionRecord,
+        ImportKey,
     ]
 
 

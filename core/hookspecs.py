@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         Workflow,
     )
     from accord.core.demo import DemoContext
+    from accord.core.importing import Importer
     from accord.core.settings import PluginSettings
 
 PROJECT = "accord"
@@ -448,6 +449,35 @@ def accord_model_views() -> Sequence[ModelView]:
                 filters=(ListFilter("state", "State",
                                     choices=(("new", "New"), ("qualified", "Qualified"))),),
                 default_sort="name",
+            )]
+    """
+
+
+# --- data import ----------------------------------------------------------------------------
+
+
+@hookspec
+def accord_importers() -> Sequence[Importer]:
+    """Kinds of file (CSV or XLSX) that users may import into this plugin's records.
+
+    Each ``Importer`` declares the fields a column may fill (label, required, parser,
+    header aliases), the external-id field that makes a re-import change nothing, and a
+    ``write(session, rows)`` function called with checked rows batch by batch, through the
+    importing user's session. The kernel reads and maps the file, checks every row, runs
+    dry runs and the all-or-nothing or skip-bad-rows modes, and reports each bad row and
+    column; the web app offers an upload page per importer at ``/imports/<name>``.
+
+    Example::
+
+        @hookimpl
+        def accord_importers():
+            return [Importer(
+                "leads.leads", title="Leads", model="leads_lead",
+                fields=(ImportField("name", "Name", required=True),
+                        ImportField("email", "E-mail", parse=parsers.email,
+                                    aliases=("mail",)),
+                        ImportField("ref", "Reference")),
+                external_id="ref", write=write_leads,
             )]
     """
 
