@@ -64,7 +64,7 @@ from accord.core.importing.command import import_command
 from accord.core.mail import send_mail
 from accord.core.partners import Address, AddressKind, Partner, PartnerKind
 from accord.core.plugin import Plugin
-from accord.core.runtime import Runtime
+from accord.core.runtime import Runtime, runtime_of
 from accord.core.security import Team, TeamKind, User
 from accord.core.settings import PluginSettings
 from accord.core.workflow import (
@@ -161,6 +161,7 @@ __all__ = [
     "read_sheet",
     "read_sheet_file",
     "run_import",
+    "runtime_of",
     "send_mail",
     "str_enum",
     "timeline",
