@@ -61,7 +61,14 @@ from accord.core.importing import (
 )
 from accord.core.importing import parsers as import_parsers
 from accord.core.mail import send_mail
-from accord.core.partners import Address, AddressKind, Partner, PartnerKind
+from accord.core.partners import (
+    Address,
+    AddressKind,
+    Partner,
+    PartnerExternalId,
+    PartnerKind,
+    find_by_external_id,
+)
 from accord.core.plugin import Plugin
 from accord.core.runtime import Runtime, runtime_of
 from accord.core.security import Team, TeamKind, User
@@ -112,6 +119,7 @@ __all__ = [
     "MissingInputError",
     "ModelView",
     "Partner",
+    "PartnerExternalId",
     "PartnerKind",
     "Permission",
     "Plugin",
@@ -148,6 +156,7 @@ __all__ = [
     "created_at",
     "emit",
     "enqueue",
+    "find_by_external_id",
     "hookimpl",
     "import_parsers",
     "insert_records",
