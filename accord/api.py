@@ -62,7 +62,14 @@ from accord.core.importing import (
 from accord.core.importing import parsers as import_parsers
 from accord.core.importing.command import import_command
 from accord.core.mail import send_mail
-from accord.core.partners import Address, AddressKind, Partner, PartnerKind
+from accord.core.partners import (
+    Address,
+    AddressKind,
+    Partner,
+    PartnerExternalId,
+    PartnerKind,
+    find_by_external_id,
+)
 from accord.core.plugin import Plugin
 from accord.core.runtime import Runtime, runtime_of
 from accord.core.security import Team, TeamKind, User
@@ -113,6 +120,7 @@ __all__ = [
     "MissingInputError",
     "ModelView",
     "Partner",
+    "PartnerExternalId",
     "PartnerKind",
     "Permission",
     "Plugin",
@@ -150,6 +158,7 @@ __all__ = [
     "emit",
     "emit_many",
     "enqueue",
+    "find_by_external_id",
     "hookimpl",
     "import_command",
     "import_parsers",
