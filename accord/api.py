@@ -43,10 +43,27 @@ from accord.core.demo import DemoContext
 from accord.core.errors import AccordError
 from accord.core.events import emit, enqueue
 from accord.core.hookspecs import hookimpl
+from accord.core.importing import (
+    Importer,
+    ImportField,
+    ImportReport,
+    ImportRow,
+    MappingError,
+    Refused,
+    RowError,
+    Sheet,
+    UnreadableFileError,
+    Written,
+    insert_records,
+    read_sheet,
+    read_sheet_file,
+    run_import,
+)
+from accord.core.importing import parsers as import_parsers
 from accord.core.mail import send_mail
 from accord.core.partners import Address, AddressKind, Partner, PartnerKind
 from accord.core.plugin import Plugin
-from accord.core.runtime import Runtime
+from accord.core.runtime import Runtime, runtime_of
 from accord.core.security import Team, TeamKind, User
 from accord.core.settings import PluginSettings
 from accord.core.workflow import (
@@ -81,11 +98,16 @@ __all__ = [
     "Event",
     "EventSubscriber",
     "Guard",
+    "ImportField",
+    "ImportReport",
+    "ImportRow",
+    "Importer",
     "InvalidTransitionError",
     "JobType",
     "ListColumn",
     "ListFilter",
     "MailTemplate",
+    "MappingError",
     "MenuItem",
     "MissingInputError",
     "ModelView",
@@ -96,13 +118,16 @@ __all__ = [
     "PluginSettings",
     "Principal",
     "RecordPanel",
+    "Refused",
     "RenderContext",
     "Role",
+    "RowError",
     "Runtime",
     "Schedule",
     "Scope",
     "SearchHit",
     "SearchProvider",
+    "Sheet",
     "StaticFolder",
     "Team",
     "TeamKind",
@@ -114,18 +139,26 @@ __all__ = [
     "TransitionNotAllowedError",
     "TransitionRecord",
     "UTCDateTime",
+    "UnreadableFileError",
     "User",
     "Workflow",
     "WorkflowEngine",
     "WorkflowMixin",
+    "Written",
     "created_at",
     "emit",
     "enqueue",
     "hookimpl",
+    "import_parsers",
+    "insert_records",
     "intpk",
     "log_activity",
     "pass_runtime",
     "principal_of",
+    "read_sheet",
+    "read_sheet_file",
+    "run_import",
+    "runtime_of",
     "send_mail",
     "str_enum",
     "timeline",

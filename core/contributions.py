@@ -21,10 +21,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Permission:
-    """A named right, e.g. ``leads.convert``; roles are granted permissions."""
+    """A named right, e.g. ``leads.convert``; roles are granted permissions.
+
+    ``roles`` are the roles that hold it by default: how a plugin gives its permissions
+    to the kernel's hats (``roles=("back_office",)``); ``[roles.<name>] permissions`` in
+    accord.toml still decides in the end."""
 
     name: str
     title: str
+    roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from urllib.parse import urlencode
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -27,6 +26,7 @@ from accord.core.contributions import (
 )
 from accord.core.events import Job, OutboxEvent
 from accord.core.hookspecs import hookimpl
+from accord.core.importing import ImportKey
 from accord.core.mail import DELIVER_JOB, DELIVERY_ATTEMPTS, deliver
 from accord.core.partners import Address, Partner, PartnerExternalId, PartnerKind
 from accord.core.security import ApiKey, Team, User, UserRole
@@ -50,6 +50,7 @@ def accord_models() -> Sequence[type[object]]:
         AuditEntry,
         ApiKey,
         TransitionRecord,
+        ImportKey,
     ]
 
 
@@ -210,11 +211,9 @@ def find_customers(session: Session, text: str, limit: int) -> Sequence[SearchHi
         .order_by(Partner.name, Partner.id)
         .limit(min(limit, 5))
     )
-    # No customer page exists yet: a hit opens the customer list filtered by its name.
+    # A hit opens the customer's 360 page.
     return [
-        SearchHit(
-            customer.name, f"/views/partners?{urlencode({'q': customer.name})}", customer.email
-        )
+        SearchHit(customer.name, f"/partners/{customer.id}", customer.email)
         for customer in customers
     ]
 

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         Workflow,
     )
     from accord.core.demo import DemoContext
+    from accord.core.importing import Importer
     from accord.core.settings import PluginSettings
 
 PROJECT = "accord"
@@ -100,7 +101,8 @@ def accord_models() -> Sequence[type[object] | Table]:
 
 @hookspec
 def accord_permissions() -> Sequence[Permission]:
-    """The named permissions this plugin checks (``leads.convert``, ``orders.approve``).
+    """The named permissions this plugin checks (``leads.convert``, ``orders.approve``);
+    ``roles`` gives one to existing roles (the kernel's hats) by default.
 
     Example::
 
@@ -386,8 +388,12 @@ def accord_menu_items() -> Sequence[MenuItem]:
 def accord_record_panels() -> Sequence[RecordPanel]:
     """Panels this plugin adds to a record page, its own or another plugin's.
 
-    ``model`` names the record type (``core_partner`` for the customer 360 page); the panel
-    renders escaped HTML from a ``RenderContext`` holding the record.
+    ``model`` names the record type (``core_partner`` for the customer 360 page at
+    ``/partners/<id>``); the panel renders escaped HTML from a ``RenderContext`` holding
+    the record, read through the user's session. ``slot`` places it: ``header_actions``
+    (buttons beside Edit), ``alerts`` (above the timeline), ``side_panels`` (beside it) or
+    ``tabs``. Each panel renders in a savepoint: one that fails is logged and shown as
+    failed, the page and the other panels still render.
 
     Example::
 
@@ -447,6 +453,35 @@ def accord_model_views() -> Sequence[ModelView]:
                 filters=(ListFilter("state", "State",
                                     choices=(("new", "New"), ("qualified", "Qualified"))),),
                 default_sort="name",
+            )]
+    """
+
+
+# --- data import ----------------------------------------------------------------------------
+
+
+@hookspec
+def accord_importers() -> Sequence[Importer]:
+    """Kinds of file (CSV or XLSX) that users may import into this plugin's records.
+
+    Each ``Importer`` declares the fields a column may fill (label, required, parser,
+    header aliases), the external-id field that makes a re-import change nothing, and a
+    ``write(session, rows)`` function called with checked rows batch by batch, through the
+    importing user's session. The kernel reads and maps the file, checks every row, runs
+    dry runs and the all-or-nothing or skip-bad-rows modes, and reports each bad row and
+    column; the web app offers an upload page per importer at ``/imports/<name>``.
+
+    Example::
+
+        @hookimpl
+        def accord_importers():
+            return [Importer(
+                "leads.leads", title="Leads", model="leads_lead",
+                fields=(ImportField("name", "Name", required=True),
+                        ImportField("email", "E-mail", parse=parsers.email,
+                                    aliases=("mail",)),
+                        ImportField("ref", "Reference")),
+                external_id="ref", write=write_leads,
             )]
     """
 

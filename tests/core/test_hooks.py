@@ -431,6 +431,39 @@ def test_hook_search_providers(accord_runtime: Runtime, accord_session: Session)
     assert provider.search(accord_session, "%", 10) == []  # a wildcard is just a character
 
 
+def test_hook_importers(
+    accord_runtime: Runtime, accord_session: Session, accord_make_user: Any, accord_as: Any
+) -> None:
+    from accord_dummy.models import DummyNote
+
+    from accord.api import read_sheet, run_import
+
+    importer = by_name(accord_runtime.pm.collect("accord_importers"), "dummy.notes")
+    acme = customer(accord_session)
+    acme.email = "info@acme.example"
+    accord_session.commit()
+    writer = accord_make_user("nora", "dummy_note_taker", "back_office")
+    content = (
+        b"Note id;E-mail;Note\n"
+        b"N1;info@acme.example;Wants a visit in May\n"
+        b"N2;nobody@else.example;Lost in the mail\n"
+    )
+
+    with accord_as(writer) as session:
+        report = run_import(session, importer, read_sheet(content, "notes.csv"), skip_bad_rows=True)
+    with accord_as(writer) as session:
+        changed = content.replace(b"in May", b"in June")
+        again = run_import(session, importer, read_sheet(changed, "notes.csv"), skip_bad_rows=True)
+
+    assert (report.created, [str(error) for error in report.errors]) == (
+        1,
+        ["row 3, column 'E-mail': no customer you can see has this e-mail"],
+    )
+    assert (again.created, again.merged) == (0, 1)
+    bodies = accord_session.scalars(select(DummyNote.body)).all()
+    assert bodies == ["Wants a visit in June"]
+
+
 @sqlite_only
 def test_hook_cli_commands(
     accord_runtime: Runtime,
