@@ -6,10 +6,12 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
+from starlette.routing import BaseRoute, Route
 
 from accord.api import (
     AccessRule,
     EventSubscriber,
+    MailTemplate,
     Permission,
     PluginSettings,
     Role,
@@ -17,7 +19,7 @@ from accord.api import (
     hookimpl,
 )
 
-from . import events, security, workflows
+from . import events, intake, intake_view, security, workflows
 from .hookspecs import Availability
 from .models import MODELS, Product
 from .ordering import stock_availability
@@ -62,3 +64,27 @@ def accord_event_subscribers() -> Sequence[EventSubscriber]:
 @hookimpl(trylast=True)
 def orders_availability(session: Session, product: Product, quantity: Decimal) -> Availability:
     return stock_availability(session, product, quantity)
+
+
+@hookimpl
+def accord_routes() -> Sequence[BaseRoute]:
+    return [Route("/intake", intake_view.intake, methods=["POST"], name="intake")]
+
+
+ORDER_CONFIRMATION = MailTemplate(
+    intake.CONFIRMATION_MAIL,
+    subject="Your order {{ number }} is confirmed",
+    text=(
+        "Dear {{ customer }},\n\n"
+        "thank you for your order {{ number }}; it is confirmed and being prepared.\n\n"
+        "{% for line in lines %}{{ line.quantity }} x {{ line.description }}\n{% endfor %}\n"
+        "Total: {{ amount }} {{ currency }}\n\n"
+        "It will be shipped to:\n{{ shipping_address }}\n\n"
+        "We will send you the tracking number as soon as it leaves.\n"
+    ),
+)
+
+
+@hookimpl
+def accord_mail_templates() -> Sequence[MailTemplate]:
+    return [ORDER_CONFIRMATION]
