@@ -41,7 +41,7 @@ from accord.core.db import (
 )
 from accord.core.demo import DemoContext
 from accord.core.errors import AccordError
-from accord.core.events import emit, enqueue
+from accord.core.events import emit, emit_many, enqueue
 from accord.core.hookspecs import hookimpl
 from accord.core.importing import (
     Importer,
@@ -60,6 +60,7 @@ from accord.core.importing import (
     run_import,
 )
 from accord.core.importing import parsers as import_parsers
+from accord.core.importing.command import import_command
 from accord.core.mail import send_mail
 from accord.core.partners import (
     Address,
@@ -155,9 +156,11 @@ __all__ = [
     "Written",
     "created_at",
     "emit",
+    "emit_many",
     "enqueue",
     "find_by_external_id",
     "hookimpl",
+    "import_command",
     "import_parsers",
     "insert_records",
     "intpk",
