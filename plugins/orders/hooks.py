@@ -17,6 +17,7 @@ from accord.api import (
     ModelView,
     Permission,
     PluginSettings,
+    RecordPanel,
     Role,
     SearchProvider,
     StaticFolder,
@@ -24,7 +25,17 @@ from accord.api import (
     hookimpl,
 )
 
-from . import events, intake, intake_view, listing, search, security, views, workflows
+from . import (
+    events,
+    intake,
+    intake_view,
+    listing,
+    panels,
+    search,
+    security,
+    views,
+    workflows,
+)
 from .hookspecs import Availability
 from .models import MODELS, Product
 from .ordering import stock_availability
@@ -156,3 +167,17 @@ ORDER_CONFIRMATION = MailTemplate(
 @hookimpl
 def accord_mail_templates() -> Sequence[MailTemplate]:
     return [ORDER_CONFIRMATION]
+
+
+@hookimpl
+def accord_record_panels() -> Sequence[RecordPanel]:
+    return [
+        RecordPanel(
+            "orders.customer_orders",
+            model="core_partner",
+            title="Orders and margins",
+            render=panels.render_customer_orders,
+            slot="tabs",
+            order=20,
+        )
+    ]

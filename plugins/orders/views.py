@@ -134,7 +134,7 @@ async def new_document(request: Request) -> Response:
     if kind not in ("offer", "order"):
         raise HTTPException(404)
     session = session_of(request)
-    values: dict[str, Any] = {"kind": kind, "form": {}, "error": ""}
+    values: dict[str, Any] = {"kind": kind, "form": dict(request.query_params), "error": ""}
     if request.method == "POST":
         form = await request.form()
         values["form"] = dict(form)

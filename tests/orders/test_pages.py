@@ -156,3 +156,22 @@ def test_the_printable_offer_has_a_print_stylesheet(company: Company) -> None:
     assert "/static/orders/print.css" in printable.text
     assert "2850.00 EUR" in printable.text
     assert "@media print" in sam.get("/static/orders/print.css").text
+
+
+def test_the_customer_page_shows_its_orders_and_margins(company: Company) -> None:
+    sam = browser(company, "sam")
+    response = post(
+        sam,
+        "/orders/new/order",
+        partner_id=str(company.customer_id),
+        product_1=str(company.products["PUMP-100"]),
+        quantity_1="2",
+    )
+    order_path = response.headers["location"]
+    bea = browser(company, "bea")
+    post(bea, f"{order_path}/confirm")
+    page = sam.get(f"/partners/{company.customer_id}").text
+    assert "Orders and margins" in page
+    assert f"href='{order_path}'" in page
+    assert "2,000.00 EUR" in page  # the order
+    assert "800.00" in page  # its margin: 2 x (1000 - 600)
