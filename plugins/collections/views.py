@@ -60,21 +60,6 @@ def model_views() -> Sequence[ModelView]:
             default_sort="due_date",
             permission=READ,
         ),
-        ModelView(
-            "credit-lines",
-            model="collections_credit_line",
-            title="Credit lines",
-            columns=(
-                ListColumn("partner_id", "Customer", sortable=True),
-                ListColumn("credit_limit", "Credit line"),
-                ListColumn("rating", "Rating", sortable=True),
-                ListColumn("rating_source", "Rated by"),
-                ListColumn("rated_on", "Rated on"),
-            ),
-            filters=(),
-            default_sort="partner_id",
-            permission=READ,
-        ),
     ]
 
 
