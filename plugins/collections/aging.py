@@ -180,7 +180,7 @@ def overdue_by_salesperson(
     found = [
         OverdueBySalesperson(
             owner_id=owner_id,
-            owner=names.get(owner_id, f"user #{owner_id}") if owner_id else "nobody",
+            owner=names.get(owner_id, f"user #{owner_id}") if owner_id else "no owner",
             invoices=count,
             amount=(amount or ZERO).quantize(Decimal("0.01")),
         )
