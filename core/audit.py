@@ -340,9 +340,17 @@ def _audit_statement(state: ORMExecuteState) -> Result[Any] | None:
             f"table {name!r}: the audit log is append-only; its rows cannot be {verb}"
         )
     mapper = state.bind_mapper or _mapper_of(table)
-    if mapper is None or not is_audited(mapper.class_):
+    if mapper is None:
         return None
     session = state.session
+    if not is_audited(mapper.class_):
+        if state.is_delete:
+            # Its rows are bookkeeping, but the rows the database deletes with them may not be.
+            parameters = cast(Mapping[str, Any], state.parameters or {})
+            _audit_cascades(
+                session, session.connection(), mapper.local_table, statement.whereclause, parameters
+            )
+        return None
     if (
         state.is_orm_statement
         and session.autoflush
@@ -552,14 +560,21 @@ def _audit_cascades(
 
 def _referring(table: Any) -> list[tuple[Table, ForeignKeyConstraint, str]]:
     """The declared foreign keys that make the database change rows when a row of
-    ``table`` is deleted, with their rule."""
+    ``table`` is deleted, with their rule (looked up again once more models are declared)."""
+    cached = _REFERRING.get(table)
+    if cached is not None and cached[0] == len(Base.metadata.tables):
+        return cached[1]
     found = []
     for child in Base.metadata.tables.values():
         for foreign_key in child.foreign_key_constraints:
             rule = (foreign_key.ondelete or "").upper()
             if rule in ("CASCADE", "SET NULL") and foreign_key.referred_table is table:
                 found.append((child, foreign_key, rule))
+    _REFERRING[table] = (len(Base.metadata.tables), found)
     return found
+
+
+_REFERRING: dict[Any, tuple[int, list[tuple[Table, ForeignKeyConstraint, str]]]] = {}
 
 
 def _table_exists(session: Session, connection: Connection, table: Table) -> bool:

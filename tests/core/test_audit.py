@@ -508,7 +508,19 @@ def cascade_models():
         )
         text: Mapped[str] = mapped_column(String(80))
 
+    class AuditTestBatch(Base):
+        __tablename__ = "test_audit_batch"
+        __audited__ = False
+        id: Mapped[intpk]
+
+    class AuditTestBatchLine(Base):
+        __tablename__ = "test_audit_batch_line"
+        id: Mapped[intpk]
+        batch_id: Mapped[int] = mapped_column(ForeignKey("test_audit_batch.id", ondelete="CASCADE"))
+        text: Mapped[str] = mapped_column(String(80))
+
     _CASCADE_MODELS["models"] = (AuditTestVisit, AuditTestVisitNote, AuditTestMemo)
+    _CASCADE_MODELS["batches"] = (AuditTestBatch, AuditTestBatchLine)
     return _CASCADE_MODELS["models"]
 
 
@@ -685,3 +697,38 @@ def test_a_partner_with_many_activities_is_deleted_in_batches(accord_db, monkeyp
     assert peak < 6_000_000, f"peak {peak / 1e6:.1f} MB while deleting"
     assert max(written) <= 100 * 11  # one batch of rows, each with its fields
     assert sum(written) >= 1500 * 6
+
+
+def test_rows_deleted_with_an_unaudited_record_are_recorded(accord_db):
+    cascade_models()
+    batch_model, line_model = _CASCADE_MODELS["batches"]
+    for model in (batch_model, line_model):
+        model.__table__.create(accord_db.engine)
+    with accord_db.session(IMPORT) as session:
+        batches = [batch_model(), batch_model()]
+        session.add_all(batches)
+        session.flush()
+        session.add_all(
+            [line_model(batch_id=batch.id, text=f"line of {batch.id}") for batch in batches]
+        )
+    first, second = (batch.id for batch in batches)
+
+    with accord_db.session(IMPORT, context="drop-batch") as session:
+        session.execute(delete(batch_model).where(batch_model.id == first))
+    with accord_db.session(IMPORT, context="drop-other") as session:
+        session.delete(session.get(batch_model, second))
+
+    assert deletions(accord_db, "drop-batch")[0] == {
+        ("test_audit_batch_line", "1"): {
+            "id": "1",
+            "batch_id": str(first),
+            "text": f'"line of {first}"',
+        }
+    }
+    assert deletions(accord_db, "drop-other")[0] == {
+        ("test_audit_batch_line", "2"): {
+            "id": "2",
+            "batch_id": str(second),
+            "text": f'"line of {second}"',
+        }
+    }
