@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Route
 
 from accord.api import (
     AccessRule,
+    DemoContext,
     EventSubscriber,
     MailTemplate,
     MenuItem,
@@ -25,6 +26,7 @@ from accord.api import (
     hookimpl,
 )
 
+from . import demo as orders_demo
 from . import (
     events,
     intake,
@@ -181,3 +183,8 @@ def accord_record_panels() -> Sequence[RecordPanel]:
             order=20,
         )
     ]
+
+
+@hookimpl
+def accord_demo(demo: DemoContext) -> None:
+    orders_demo.seed(demo)
