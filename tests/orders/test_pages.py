@@ -210,3 +210,37 @@ def test_the_dashboard_shows_sales_by_product_line_and_follows_its_filter(
 def test_a_salesperson_sees_no_sales_tiles(company: Company) -> None:
     page = browser(company, "sam").get("/").text
     assert "widget-orders-sales_by_product_line" not in page
+
+
+def test_customer_service_finds_an_order_by_serial_from_the_customer_page(
+    company: Company,
+) -> None:
+    sam = browser(company, "sam")
+    response = post(
+        sam,
+        "/orders/new/order",
+        partner_id=str(company.customer_id),
+        product_1=str(company.products["CTRL-7"]),
+        quantity_1="2",
+    )
+    order_path = response.headers["location"]
+    bea = browser(company, "bea")
+    post(bea, f"{order_path}/confirm")
+    with company.system() as session:
+        order = session.get(Order, int(order_path.rsplit("/", 1)[1]))
+        assert order is not None
+        line_id, number = order.lines[0].id, order.number
+    post(
+        bea,
+        f"{order_path}/ship",
+        tracking_number="GLS-77",
+        **{f"ship_{line_id}": "2", f"units_{line_id}": "C7-A1\nC7-A2"},
+    )
+    assert "action='/orders/lookup'" in bea.get(f"/partners/{company.customer_id}").text
+    found = bea.get("/orders/lookup", params={"partner_id": company.customer_id, "q": "C7-A2"})
+    assert f"Order {number}" in found.text
+    assert "serial C7-A2" in found.text
+    in_search = bea.get("/search", params={"q": "C7-A1"}).text
+    assert f"Order {number}" in in_search
+    nothing = bea.get("/orders/lookup", params={"partner_id": company.customer_id, "q": "ZZ-9"})
+    assert "No order matches ZZ-9." in nothing.text
