@@ -12,7 +12,7 @@ from decimal import Decimal
 from sqlalchemy import ColumnElement, Select, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from accord.api import Partner, User
+from accord.api import Partner, User, utcnow
 
 from .models import Invoice, InvoiceStatus, Money, Payment
 
@@ -58,9 +58,22 @@ def bucket_of(days_overdue: int) -> str:
     return "90+"
 
 
-def balances(as_of: dt.date) -> tuple[Select[int], ColumnElement[Decimal]]:
+def balances(
+    as_of: dt.date, *, replay_payments: bool = False
+) -> tuple[Select[int], ColumnElement[Decimal]]:
     """The invoices issued by ``as_of`` and not cancelled, joined with what was paid on
-    them by that date, and the expression of their balance then."""
+    them by that date, and the expression of their balance then.
+
+    From today on, every payment counts (none is dated in the future), so the open
+    invoices and their paid column answer, through the status index, whatever the number
+    of paid invoices; a past day replays the payments made by then (``replay_payments``
+    forces it)."""
+    if as_of >= utcnow().date() and not replay_payments:
+        balance = type_coerce(Invoice.amount - Invoice.paid, Money)
+        query = select(Invoice.id).where(
+            Invoice.status == InvoiceStatus.OPEN, Invoice.issue_date <= as_of
+        )
+        return query, balance
     paid = (
         select(Payment.invoice_id, func.sum(Payment.amount).label("paid"))
         .where(Payment.paid_on <= as_of)
@@ -100,10 +113,11 @@ def aging(
     partner_id: int | None = None,
     owner_id: int | None = None,
     currency: str | None = None,
+    replay_payments: bool = False,
 ) -> Aging:
     """Open balances by bucket as of ``as_of``: payments dated after it do not count, nor
     invoices issued after it. Narrow it to one customer, one owner or one currency."""
-    query, balance = balances(as_of)
+    query, balance = balances(as_of, replay_payments=replay_payments)
     bucket = _bucket(as_of).label("bucket")
     total = type_coerce(func.sum(balance), Money)
     statement = query.with_only_columns(bucket, total).group_by(bucket)
@@ -180,7 +194,7 @@ def overdue_by_salesperson(
     found = [
         OverdueBySalesperson(
             owner_id=owner_id,
-            owner=names.get(owner_id, f"user #{owner_id}") if owner_id else "nobody",
+            owner=names.get(owner_id, f"user #{owner_id}") if owner_id else "no owner",
             invoices=count,
             amount=(amount or ZERO).quantize(Decimal("0.01")),
         )
