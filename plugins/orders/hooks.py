@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Route
 
 from accord.api import (
     AccessRule,
+    DashboardWidget,
     DemoContext,
     EventSubscriber,
     MailTemplate,
@@ -18,6 +19,7 @@ from accord.api import (
     ModelView,
     Permission,
     PluginSettings,
+    ProductLines,
     RecordPanel,
     Role,
     SearchProvider,
@@ -36,6 +38,7 @@ from . import (
     search,
     security,
     views,
+    widgets,
     workflows,
 )
 from .hookspecs import Availability
@@ -188,3 +191,13 @@ def accord_record_panels() -> Sequence[RecordPanel]:
 @hookimpl
 def accord_demo(demo: DemoContext) -> None:
     orders_demo.seed(demo)
+
+
+@hookimpl
+def accord_dashboard_widgets() -> Sequence[DashboardWidget]:
+    return widgets.dashboard_widgets()
+
+
+@hookimpl
+def accord_product_lines() -> Sequence[ProductLines]:
+    return widgets.product_line_choices()

@@ -402,6 +402,26 @@ async def shipping_queue(request: Request) -> Response:
     return page(request, "orders/queue.html", values)
 
 
+def lookup_values(request: Request) -> dict[str, Any]:
+    from .search import lookup
+
+    session = session_of(request)
+    text = request.query_params.get("q", "").strip()
+    raw_partner = request.query_params.get("partner_id", "")
+    partner = session.get(Partner, int(raw_partner)) if raw_partner.isdigit() else None
+    if raw_partner and partner is None:
+        raise HTTPException(404, "There is no such customer, or you may not see it.")
+    hits = lookup(session, text, 50, partner.id if partner else None) if len(text) >= 2 else []
+    return {"q": text, "partner": partner, "hits": hits}
+
+
+async def order_lookup(request: Request) -> Response:
+    """Customer service's lookup: an order by number, tracking number, serial number or
+    licence key, among all orders or one customer's (from the customer page)."""
+    values = await run_in_threadpool(lookup_values, request)
+    return page(request, "orders/lookup.html", values)
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route("/new/{kind}", new_document, methods=["GET", "POST"], name="new"),
@@ -416,4 +436,5 @@ def routes() -> list[BaseRoute]:
             "/orders/{order_id:int}/{action}", order_action, methods=["POST"], name="order_action"
         ),
         Route("/queue", shipping_queue, name="queue"),
+        Route("/lookup", order_lookup, name="lookup"),
     ]
