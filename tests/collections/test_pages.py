@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from accord.api import Partner, PartnerKind, Principal
-from accord.core.security import create_user
+from accord.api import Partner, PartnerKind, Principal, TeamKind
+from accord.core.security import create_team, create_user
 from accord.plugins.collections.models import CreditLine, CreditOverride
 from accord.plugins.collections.receivables import create_invoice
 from accord.plugins.orders.api import LineInput, Order, Product, check_availability, create_order
@@ -135,6 +135,18 @@ def test_the_dashboard_shows_aging_dso_and_overdue_by_salesperson(accord_runtime
     assert "Days sales outstanding" in text
     assert "Overdue by salesperson" in text
     assert "700.00 EUR" in text
+
+
+def test_the_dashboard_follows_the_team_filter(accord_runtime, shop):
+    with accord_runtime.db.session(Principal.system("test")) as session:
+        north = create_team(session, "North", TeamKind.DIRECT_SALES)
+        south = create_team(session, "South", TeamKind.DIRECT_SALES)
+        session.get(Partner, shop["garda"]).team_id = north.id
+    ada = browser(accord_runtime, "ada")
+    assert "700.00 EUR overdue" in ada.get(f"/?team={north.id}").text
+    other = ada.get(f"/?team={south.id}").text
+    assert "Nothing is owed." in other
+    assert "Nothing overdue." in other
 
 
 def test_administration_confirms_a_blocked_order_with_its_reason(accord_runtime, shop):
