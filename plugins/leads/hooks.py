@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from accord.api import AccessRule, Permission, PluginSettings, Role, Workflow, hookimpl
+import click
+
+from accord.api import AccessRule, Importer, Permission, PluginSettings, Role, Workflow, hookimpl
 
 from . import scoring  # noqa: F401  (keeps scores current whenever a lead is written)
+from .cli import leads_cli
+from .importing import LEAD_IMPORTER
 from .models import AssignmentPointer, Lead, LeadActivity, Opportunity
 from .security import ACCESS_RULES, PERMISSIONS, ROLES
 from .settings import LeadsSettings
@@ -42,3 +46,13 @@ def accord_access_rules() -> Sequence[AccessRule]:
 @hookimpl
 def accord_workflows() -> Sequence[Workflow]:
     return workflows()
+
+
+@hookimpl
+def accord_importers() -> Sequence[Importer]:
+    return [LEAD_IMPORTER]
+
+
+@hookimpl
+def accord_cli_commands() -> Sequence[click.Command]:
+    return [leads_cli]
