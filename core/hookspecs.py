@@ -349,6 +349,25 @@ def accord_routes() -> Sequence[BaseRoute]:
 
 
 @hookspec
+def accord_public_routes() -> Sequence[BaseRoute]:
+    """Routes of this plugin that anyone may call without signing in, mounted under
+    ``/<plugin>`` beside its ``accord_routes``: a web form on the company's site posting a
+    lead, a carrier's webhook.
+
+    The app gives them no user, no unit of work and no CSRF check (the caller is another
+    site or a program, never a form of Accord's own): the route defends itself (a site key,
+    a signature, a honeypot, a rate limit) and opens its own unit of work with a system
+    principal, on ``request.state.runtime`` (the app's Runtime, set on every request).
+
+    Example::
+
+        @hookimpl
+        def accord_public_routes():
+            return [Route("/web/{site}", web_to_lead, methods=["POST"], name="web")]
+    """
+
+
+@hookspec
 def accord_template_folders() -> Sequence[Path]:
     """Folders of Jinja2 templates; a folder of a later plugin may override a template.
 

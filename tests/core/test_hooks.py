@@ -359,6 +359,20 @@ def test_hook_routes(accord_runtime: Runtime) -> None:
 
 
 @sqlite_only
+def test_hook_public_routes(accord_runtime: Runtime) -> None:
+    from starlette.testclient import TestClient
+
+    from accord.ui import create_app
+
+    client = TestClient(create_app(accord_runtime), follow_redirects=False)
+    public = client.get("/dummy/greeting")
+    assert public.status_code == 200
+    assert public.json() == {"greeting": "Hello"}
+    # The plugin's other routes still need a signed-in user.
+    assert client.get("/dummy/hello").status_code == 303
+
+
+@sqlite_only
 def test_hook_template_folders(accord_runtime: Runtime) -> None:
     [folder] = accord_runtime.pm.collect("accord_template_folders")
 

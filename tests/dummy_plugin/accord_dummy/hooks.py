@@ -14,7 +14,7 @@ import click
 from sqlalchemy import ColumnElement, delete, func, select, true
 from sqlalchemy.orm import Session
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from accord.api import (
@@ -302,6 +302,21 @@ async def hello_page(request: Request) -> HTMLResponse:
 @hookimpl
 def accord_routes() -> Sequence[BaseRoute]:
     return [Route("/hello", hello_page, name="hello")]
+
+
+# end docs
+
+
+# docs: accord_public_routes
+async def greeting(request: Request) -> JSONResponse:
+    # Public: no user is signed in; the app's runtime is on request.state.
+    settings = request.state.runtime.settings.section("dummy")
+    return JSONResponse({"greeting": settings.greeting})
+
+
+@hookimpl
+def accord_public_routes() -> Sequence[BaseRoute]:
+    return [Route("/greeting", greeting, name="greeting")]
 
 
 # end docs
