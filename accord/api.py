@@ -15,6 +15,7 @@ from accord.core.contributions import (
     JobType,
     ListColumn,
     ListFilter,
+    MailTemplate,
     MenuItem,
     ModelView,
     Permission,
@@ -38,12 +39,39 @@ from accord.core.db import (
     str_enum,
     utcnow,
 )
+from accord.core.demo import DemoContext
 from accord.core.errors import AccordError
-from accord.core.events import emit, enqueue
+from accord.core.events import emit, emit_many, enqueue
 from accord.core.hookspecs import hookimpl
-from accord.core.partners import Address, AddressKind, Partner, PartnerKind
+from accord.core.importing import (
+    Importer,
+    ImportField,
+    ImportReport,
+    ImportRow,
+    MappingError,
+    Refused,
+    RowError,
+    Sheet,
+    UnreadableFileError,
+    Written,
+    insert_records,
+    read_sheet,
+    read_sheet_file,
+    run_import,
+)
+from accord.core.importing import parsers as import_parsers
+from accord.core.importing.command import import_command
+from accord.core.mail import send_mail
+from accord.core.partners import (
+    Address,
+    AddressKind,
+    Partner,
+    PartnerExternalId,
+    PartnerKind,
+    find_by_external_id,
+)
 from accord.core.plugin import Plugin
-from accord.core.runtime import Runtime
+from accord.core.runtime import Runtime, runtime_of
 from accord.core.security import Team, TeamKind, User
 from accord.core.settings import PluginSettings
 from accord.core.workflow import (
@@ -74,30 +102,41 @@ __all__ = [
     "Available",
     "Base",
     "DashboardWidget",
+    "DemoContext",
     "Event",
     "EventSubscriber",
     "Guard",
+    "ImportField",
+    "ImportReport",
+    "ImportRow",
+    "Importer",
     "InvalidTransitionError",
     "JobType",
     "ListColumn",
     "ListFilter",
+    "MailTemplate",
+    "MappingError",
     "MenuItem",
     "MissingInputError",
     "ModelView",
     "Partner",
+    "PartnerExternalId",
     "PartnerKind",
     "Permission",
     "Plugin",
     "PluginSettings",
     "Principal",
     "RecordPanel",
+    "Refused",
     "RenderContext",
     "Role",
+    "RowError",
     "Runtime",
     "Schedule",
     "Scope",
     "SearchHit",
     "SearchProvider",
+    "Sheet",
     "StaticFolder",
     "Team",
     "TeamKind",
@@ -109,18 +148,30 @@ __all__ = [
     "TransitionNotAllowedError",
     "TransitionRecord",
     "UTCDateTime",
+    "UnreadableFileError",
     "User",
     "Workflow",
     "WorkflowEngine",
     "WorkflowMixin",
+    "Written",
     "created_at",
     "emit",
+    "emit_many",
     "enqueue",
+    "find_by_external_id",
     "hookimpl",
+    "import_command",
+    "import_parsers",
+    "insert_records",
     "intpk",
     "log_activity",
     "pass_runtime",
     "principal_of",
+    "read_sheet",
+    "read_sheet_file",
+    "run_import",
+    "runtime_of",
+    "send_mail",
     "str_enum",
     "timeline",
     "utcnow",

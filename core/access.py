@@ -40,7 +40,7 @@ from sqlalchemy.sql.visitors import HasTraverseInternals, InternalTraversal
 from accord.core.contributions import AccessRule, Operation, Scope
 from accord.core.contributions import Role as RoleSpec
 from accord.core.db import Base
-from accord.core.errors import AccordError, SettingsError
+from accord.core.errors import AccordError, PluginError, SettingsError
 
 if TYPE_CHECKING:
     from accord.core.manager import AccordPluginManager
@@ -176,6 +176,18 @@ class AccessPolicy:
         }
         permissions = {permission.name for permission in pm.collect("accord_permissions")}
         roles = {role.name: role for role in pm.collect("accord_roles")}
+        for owner, granted in pm.collect_with_owner("accord_permissions"):
+            for name in granted.roles:
+                held = roles.get(name)
+                if held is None:
+                    raise PluginError(
+                        f"plugin {owner!r}: permission {granted.name!r} is given to the role "
+                        f"{name!r}, which no plugin declares; known: {', '.join(sorted(roles))}"
+                    )
+                if granted.name not in held.permissions:
+                    roles[name] = RoleSpec(
+                        held.name, held.title, permissions=(*held.permissions, granted.name)
+                    )
         where = f"{settings.config}"
         for name, change in settings.roles.items():
             for permission in change.permissions or ():
@@ -820,6 +832,8 @@ def _filter_statement(state: ORMExecuteState) -> None:
     if condition is None:
         return
     if operation == "create":
+        if state.execution_options.get(CHECK_CREATED_ROWS):
+            return  # the caller checks the created rows against ``condition`` itself
         raise AccessDeniedError(
             f"{who} may not bulk-insert into {model.__tablename__}: its rules limit which rows "
             "it may create; add the rows one by one"
@@ -844,6 +858,12 @@ def _refuse_core_statement(state: ORMExecuteState, principal: Principal | None) 
                 f"update({mapper.class_.__name__})); Core is for the system principal"
             )
 
+
+CHECK_CREATED_ROWS: Final = "accord_check_created_rows"
+"""Execution option of a multi-row ORM INSERT whose caller checks, before anything else
+runs in its transaction, that every row it created is one the principal may create
+(``accord.core.importing.insert_records`` does): without it such an INSERT is refused to a
+principal whose rules limit which rows it may create."""
 
 _PENDING = "access_pending_checks"
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from urllib.parse import urlencode
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -13,8 +12,10 @@ from accord.core.activities import Activity
 from accord.core.audit import AuditEntry
 from accord.core.contributions import (
     AccessRule,
+    JobType,
     ListColumn,
     ListFilter,
+    MailTemplate,
     MenuItem,
     ModelView,
     Operation,
@@ -25,6 +26,8 @@ from accord.core.contributions import (
 )
 from accord.core.events import Job, OutboxEvent
 from accord.core.hookspecs import hookimpl
+from accord.core.importing import ImportKey
+from accord.core.mail import DELIVER_JOB, DELIVERY_ATTEMPTS, deliver
 from accord.core.partners import Address, Partner, PartnerExternalId, PartnerKind
 from accord.core.security import ApiKey, Team, User, UserRole
 from accord.core.security import Role as RoleRow
@@ -47,6 +50,7 @@ def accord_models() -> Sequence[type[object]]:
         AuditEntry,
         ApiKey,
         TransitionRecord,
+        ImportKey,
     ]
 
 
@@ -207,11 +211,9 @@ def find_customers(session: Session, text: str, limit: int) -> Sequence[SearchHi
         .order_by(Partner.name, Partner.id)
         .limit(min(limit, 5))
     )
-    # No customer page exists yet: a hit opens the customer list filtered by its name.
+    # A hit opens the customer's 360 page.
     return [
-        SearchHit(
-            customer.name, f"/views/partners?{urlencode({'q': customer.name})}", customer.email
-        )
+        SearchHit(customer.name, f"/partners/{customer.id}", customer.email)
         for customer in customers
     ]
 
@@ -219,3 +221,32 @@ def find_customers(session: Session, text: str, limit: int) -> Sequence[SearchHi
 @hookimpl
 def accord_search_providers() -> Sequence[SearchProvider]:
     return [SearchProvider("core.customers", "Customers", search=find_customers)]
+
+
+@hookimpl
+def accord_jobs() -> Sequence[JobType]:
+    return [JobType(DELIVER_JOB, run=deliver, max_attempts=DELIVERY_ATTEMPTS)]
+
+
+TEST_MESSAGE = "core.test_message"
+
+
+@hookimpl
+def accord_mail_templates() -> Sequence[MailTemplate]:
+    return [
+        MailTemplate(
+            TEST_MESSAGE,
+            subject="Accord test message from {{ sender }}",
+            text=(
+                "This message was sent by `accord mail send-test` to check the [mail]\n"
+                "settings of {{ config }}: transport {{ transport }}.\n\n"
+                "If you can read it, mail from Accord reaches {{ to }}.\n"
+            ),
+            html=(
+                "<p>This message was sent by <code>accord mail send-test</code> to check the "
+                "[mail] settings of <code>{{ config }}</code>: transport "
+                "<b>{{ transport }}</b>.</p><p>If you can read it, mail from Accord reaches "
+                "{{ to }}.</p>"
+            ),
+        )
+    ]

@@ -20,7 +20,7 @@ from starlette.staticfiles import StaticFiles
 from accord.core.errors import PluginError
 from accord.core.manager import AccordPluginManager
 from accord.core.runtime import Runtime
-from accord.ui import auth, boards, lists, search, views
+from accord.ui import auth, boards, lists, partners, search, views
 from accord.ui.csrf import csrf_protection
 from accord.ui.errors import handlers
 from accord.ui.signed_in import SignedInMiddleware
@@ -29,7 +29,9 @@ from accord.ui.site import Site
 UI_STATIC = Path(__file__).parent / "static"
 SESSION_COOKIE = "accord_session"
 # First path segments the app itself answers; a plugin of that name could not be mounted.
-RESERVED = frozenset({"static", "login", "logout", "account", "views", "search", "boards"})
+RESERVED = frozenset(
+    {"static", "login", "logout", "account", "views", "search", "boards", "partners"}
+)
 
 
 def create_app(runtime: Runtime, *, secure_cookies: bool | None = None) -> Starlette:
@@ -40,6 +42,7 @@ def create_app(runtime: Runtime, *, secure_cookies: bool | None = None) -> Starl
     send them over plain HTTP.
     """
     web = runtime.settings.web
+    runtime.mail  # noqa: B018  mail templates and their overrides fail at start-up, not at a send
     if secure_cookies is None:
         secure_cookies = web.secure_cookies
     site = Site.from_runtime(runtime, secure_cookies=secure_cookies)
@@ -50,6 +53,7 @@ def create_app(runtime: Runtime, *, secure_cookies: bool | None = None) -> Starl
         *lists.routes(site),
         *boards.routes(site),
         *search.routes(site),
+        *partners.routes(site),
         Mount("/static/accord", StaticFiles(directory=UI_STATIC), name="static"),
         *static_mounts(runtime.pm),
         *plugin_mounts(runtime.pm),
