@@ -16,6 +16,9 @@ from accord.core.db import Database
 from accord.core.security import create_team
 from accord.plugins.leads.api import create_lead
 
+# The lead's page is the generic record page (/views/leads/<id>).
+pytest.importorskip("accord.ui.records", reason="the generic record pages are not on main yet")
+
 
 @pytest.fixture
 def accord_plugins() -> list[str]:
