@@ -19,10 +19,12 @@ from accord.api import (
     RecordPanel,
     RenderContext,
     chart,
+    principal_of,
     utcnow,
 )
 
 from .aging import BUCKETS, aging, dso, overdue_by_salesperson
+from .forms import credit_form, payment_form
 from .models import CreditLine, Invoice, InvoiceStatus
 from .receivables import money
 from .security import READ
@@ -93,8 +95,13 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, numeric:
     ).format(head, body)
 
 
-def render_credit(context: RenderContext) -> str:
-    """The customer's credit line, rating, what it owes and what is left of the line."""
+def _problem(problem: str) -> Markup:
+    return Markup('<p class="error" role="alert">{}</p>').format(problem) if problem else Markup("")
+
+
+def render_credit(context: RenderContext, problem: str = "") -> str:
+    """The customer's credit line, rating, what it owes and what is left of the line; the
+    form that changes them, for those who may."""
     partner_id = getattr(context.record, "id", None)
     if partner_id is None:
         return ""
@@ -116,14 +123,20 @@ def render_credit(context: RenderContext) -> str:
     if line is not None and line.rating:
         rated = f" ({line.rating_source}, {line.rated_on.isoformat()})" if line.rated_on else ""
         rows.append(("Rating", f"{line.rating}{rated}"))
+    facts = Markup('<dl class="facts">{}</dl>').format(
+        Markup("").join(Markup("<dt>{}</dt><dd>{}</dd>").format(k, v) for k, v in rows)
+    )
+    form = credit_form(partner_id, line, principal_of(context.session))
     return str(
-        Markup('<dl class="facts">{}</dl>').format(
-            Markup("").join(Markup("<dt>{}</dt><dd>{}</dd>").format(k, v) for k, v in rows)
+        Markup('<div class="collections-credit">{}{}{}</div>').format(
+            facts, _problem(problem), form
         )
     )
 
 
-def render_open_invoices(context: RenderContext) -> str:
+def render_open_invoices(context: RenderContext, problem: str = "") -> str:
+    """The customer's open invoices, oldest due first, each with a payment form for those
+    who may record payments."""
     partner_id = getattr(context.record, "id", None)
     if partner_id is None:
         return ""
@@ -134,8 +147,10 @@ def render_open_invoices(context: RenderContext) -> str:
         .order_by(Invoice.due_date, Invoice.id)
         .limit(OPEN_SHOWN + 1)
     ).all()
+    wrap = Markup('<div class="collections-invoices">{}{}</div>')
     if not invoices:
-        return str(Markup('<p class="empty">No open invoices.</p>'))
+        return str(wrap.format(_problem(problem), Markup('<p class="empty">No open invoices.</p>')))
+    principal = principal_of(context.session)
     rows = [
         (
             invoice.number,
@@ -144,6 +159,7 @@ def render_open_invoices(context: RenderContext) -> str:
             if invoice.due_date < today
             else "not due",
             f"{money(invoice.balance)} {invoice.currency}",
+            payment_form(invoice, principal),
         )
         for invoice in invoices[:OPEN_SHOWN]
     ]
@@ -152,7 +168,8 @@ def render_open_invoices(context: RenderContext) -> str:
         if len(invoices) > OPEN_SHOWN
         else Markup("")
     )
-    return str(_table(("Invoice", "Due", "", "Open"), rows, numeric=1) + more)
+    table = _table(("Invoice", "Due", "", "Open", ""), rows)
+    return str(wrap.format(_problem(problem), table + more))
 
 
 def render_partner_aging(context: RenderContext) -> str:
