@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import click
 from sqlalchemy.orm import Session
 from starlette.routing import BaseRoute, Route
 
@@ -14,6 +15,7 @@ from accord.api import (
     DemoContext,
     Event,
     EventSubscriber,
+    Importer,
     MailTemplate,
     MenuItem,
     ModelView,
@@ -33,6 +35,8 @@ from . import (
     views,
 )
 from . import demo as leads_demo
+from .cli import leads_cli
+from .importing import LEAD_IMPORTER
 from .models import AssignmentPointer, Lead, LeadActivity, Opportunity
 from .security import ACCESS_RULES, PERMISSIONS, ROLES
 from .settings import LeadsSettings
@@ -140,3 +144,13 @@ def accord_event_subscribers() -> Sequence[EventSubscriber]:
         EventSubscriber("leads.keep_disqualify_reason", "leads.lead.disqualify", keep_reason),
         EventSubscriber("leads.keep_lost_reason", "leads.opportunity.lose", keep_reason),
     ]
+
+
+@hookimpl
+def accord_importers() -> Sequence[Importer]:
+    return [LEAD_IMPORTER]
+
+
+@hookimpl
+def accord_cli_commands() -> Sequence[click.Command]:
+    return [leads_cli]
