@@ -292,11 +292,10 @@ class AccessPolicy:
         team_ids: frozenset[int] = frozenset()
         if user.team_id is not None:
             teams = Team.__table__.c
-            path = connection.scalar(select(teams.path).where(teams.id == user.team_id))
-            if path is not None:
-                team_ids = frozenset(
-                    connection.scalars(select(teams.id).where(teams.path.startswith(path)))
-                )
+            path = select(teams.path).where(teams.id == user.team_id).scalar_subquery()
+            team_ids = frozenset(
+                connection.scalars(select(teams.id).where(teams.path.startswith(path)))
+            )
         return self.principal(
             user_id=user.id, login=user.login, roles=roles, team_id=user.team_id, team_ids=team_ids
         )
