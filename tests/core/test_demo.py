@@ -182,3 +182,15 @@ def test_a_failing_demo_hook_names_the_plugin_and_keeps_none_of_its_data(
         "ValueError: no product catalogue"
     ) in result.output
     assert welcome_calls(folder) == []
+
+
+def test_plugins_add_their_demo_data_in_dependency_order(
+    tmp_path, accord_clean_environment, welcome_plugin_installed
+):
+    # Only the dependent plugin is listed: the welcome add-on it depends on comes with it,
+    # and its demo data comes first, so a visit follows each welcome call.
+    output = demo(tmp_path / "demo", "welcome_visits")
+
+    assert output.index("welcome: logged 12 welcome calls") < output.index(
+        "welcome_visits: booked 12 visits"
+    )
