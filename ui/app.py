@@ -20,7 +20,7 @@ from starlette.staticfiles import StaticFiles
 from accord.core.errors import PluginError
 from accord.core.manager import AccordPluginManager
 from accord.core.runtime import Runtime
-from accord.ui import auth, boards, lists, partners, search, views
+from accord.ui import auth, boards, imports, lists, partners, search, views
 from accord.ui.csrf import csrf_protection
 from accord.ui.errors import handlers
 from accord.ui.signed_in import SignedInMiddleware
@@ -30,7 +30,17 @@ UI_STATIC = Path(__file__).parent / "static"
 SESSION_COOKIE = "accord_session"
 # First path segments the app itself answers; a plugin of that name could not be mounted.
 RESERVED = frozenset(
-    {"static", "login", "logout", "account", "views", "search", "boards", "partners"}
+    {
+        "static",
+        "login",
+        "logout",
+        "account",
+        "views",
+        "search",
+        "boards",
+        "partners",
+        "imports",
+    }
 )
 
 
@@ -54,6 +64,7 @@ def create_app(runtime: Runtime, *, secure_cookies: bool | None = None) -> Starl
         *boards.routes(site),
         *search.routes(site),
         *partners.routes(site),
+        *imports.routes(site),
         Mount("/static/accord", StaticFiles(directory=UI_STATIC), name="static"),
         *static_mounts(runtime.pm),
         *plugin_mounts(runtime.pm),
@@ -79,10 +90,15 @@ def create_app(runtime: Runtime, *, secure_cookies: bool | None = None) -> Starl
 
 
 def plugin_mounts(pm: AccordPluginManager) -> list[BaseRoute]:
-    """Each plugin's routes under ``/<plugin>``, named ``"<plugin>:<route>"``: route names
-    only need to be unique within their plugin's mount (``leads:index``, ``orders:index``)."""
+    """Each plugin's routes (public ones too) under ``/<plugin>``, named
+    ``"<plugin>:<route>"``: route names only need to be unique within their plugin's mount
+    (``leads:index``, ``orders:index``)."""
     by_plugin: dict[str, list[BaseRoute]] = defaultdict(list)
-    for owner, route in pm.collect_with_owner("accord_routes"):
+    contributed = [
+        *pm.collect_with_owner("accord_routes"),
+        *pm.collect_with_owner("accord_public_routes"),
+    ]
+    for owner, route in contributed:
         if owner in RESERVED:
             raise PluginError(
                 f"plugin {owner!r}: its routes would be mounted at /{owner}, which the web "
