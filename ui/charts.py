@@ -11,12 +11,22 @@ its tile, so a phone gets the same chart as a desktop.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, get_args
 
 import pygal  # type: ignore[import-untyped]
 from markupsafe import Markup
 from pygal.style import Style  # type: ignore[import-untyped]
+
+# pygal appends to sys.meta_path a finder of the old kind (find_module, no find_spec) for
+# its map plugins, which Accord does not use. Importers that ask every finder for a spec,
+# such as pytest's importlib mode loading a conftest, fail on it: take it out again.
+sys.meta_path[:] = [
+    finder
+    for finder in sys.meta_path
+    if hasattr(finder, "find_spec") or not type(finder).__module__.startswith("pygal")
+]
 
 ChartKind = Literal["bar", "line", "pie", "doughnut"]
 Number = int | float
