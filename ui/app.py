@@ -20,11 +20,12 @@ from starlette.staticfiles import StaticFiles
 from accord.core.errors import PluginError
 from accord.core.manager import AccordPluginManager
 from accord.core.runtime import Runtime
-from accord.ui import auth, boards, lists, search, views
+from accord.ui import auth, boards, forms, lists, records, search, views
 from accord.ui.csrf import csrf_protection
 from accord.ui.errors import handlers
 from accord.ui.signed_in import SignedInMiddleware
 from accord.ui.site import Site
+from accord.ui.viewable import viewables
 
 UI_STATIC = Path(__file__).parent / "static"
 SESSION_COOKIE = "accord_session"
@@ -44,10 +45,13 @@ def create_app(runtime: Runtime, *, secure_cookies: bool | None = None) -> Starl
         secure_cookies = web.secure_cookies
     site = Site.from_runtime(runtime, secure_cookies=secure_cookies)
     site = boards.with_board_menu(site)
+    viewable = viewables(runtime.pm, runtime.workflows)
     routes: list[BaseRoute] = [
         *views.routes(site),
         *auth.routes(site),
         *lists.routes(site),
+        *forms.routes(site, viewable),
+        *records.routes(site, viewable),
         *boards.routes(site),
         *search.routes(site),
         Mount("/static/accord", StaticFiles(directory=UI_STATIC), name="static"),
