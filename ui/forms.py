@@ -286,7 +286,6 @@ def routes(site: Site, items: Mapping[str, Viewable]) -> list[BaseRoute]:
             return render(request, item, state, record, status=409)
         if state.errors or state.problem:
             return render(request, item, state, record, status=422)
-        label = record_label(record, getattr(record, item.key.key))
         try:
             for name, value in values.items():
                 setattr(record, name, value)
@@ -306,6 +305,7 @@ def routes(site: Site, items: Mapping[str, Viewable]) -> list[BaseRoute]:
             session.rollback()
             state.problem = conflict_message(error)
             return render(request, item, state, item.find(session, request.path_params["id"]), 409)
+        label = record_label(record, getattr(record, item.key.key))
         return done(request, item, record, f"{label} was saved.")
 
     # --- suggestions of a reference field -----------------------------------------------
