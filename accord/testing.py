@@ -16,14 +16,22 @@ Fixtures, from the bottom up:
 - ``accord_as``: ``with accord_as(user) as session:`` acts as that user, rules applied.
 - ``accord_make_user``: creates users with roles.
 - ``accord_cli``: runs ``accord ...`` commands against ``accord_config``.
+- ``accord_extra_settings``: sections merged into the test's ``accord.toml``; override it in
+  a test module (``return smtp_server.settings`` points ``[mail]`` at the test's server).
+- ``smtp_server``: a real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives
+  in ``.messages``.
 """
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import secrets
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -158,14 +166,28 @@ def accord_clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def accord_extra_settings() -> dict[str, Any]:
+    """Sections and keys merged into the test's accord.toml, e.g. ``{"mail": {...}}``;
+    override in a test module or conftest."""
+    return {}
+
+
+@pytest.fixture
 def accord_config(
     tmp_path: Path,
     accord_plugins: Sequence[str],
     accord_database_url: str,
     accord_clean_environment: None,
+    accord_extra_settings: dict[str, Any],
 ) -> Path:
     path = tmp_path / "accord.toml"
     write_new_config(path, database_url=accord_database_url, plugins=accord_plugins)
+    if accord_extra_settings:
+        import tomlkit
+
+        document = tomlkit.parse(path.read_text(encoding="utf-8"))
+        document.update(accord_extra_settings)
+        path.write_text(tomlkit.dumps(document), encoding="utf-8")
     return path
 
 
@@ -221,6 +243,79 @@ def accord_cli(accord_config: Path) -> Callable[..., Result]:
         return CliRunner().invoke(cli, ["--config", str(accord_config), *args], input=input)
 
     return run
+
+
+def run_jobs(runtime: Runtime, limit: int = 100) -> int:
+    """Run what the job runner would run now (events dispatched, due jobs: mail
+    deliveries included) in the test's process; returns the number of jobs run."""
+    from accord.core.jobs import run_pending
+
+    return run_pending(runtime, limit)
+
+
+class SMTPServer:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd, in a thread of the test process).
+
+    ``messages`` holds every message it accepted, parsed (``email.message.EmailMessage``);
+    ``refuse_next()`` makes it answer the next delivery with a temporary failure;
+    ``settings`` is the ``[mail]`` section that sends to it."""
+
+    def __init__(self) -> None:
+        self.host = "127.0.0.1"
+        self.port = _free_port(self.host)
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        """(MAIL FROM, RCPT TO) of each message accepted."""
+        self._refusals: list[str] = []
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {
+            "mail": {
+                "transport": "smtp",
+                "smtp_host": self.host,
+                "smtp_port": self.port,
+                "smtp_security": "none",
+                "smtp_timeout": 5,
+            }
+        }
+
+    def refuse_next(self, times: int = 1, reply: str = "451 4.3.0 Try again later") -> None:
+        self._refusals.extend([reply] * times)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self._refusals:
+            return self._refusals.pop(0)
+        content = envelope.original_content or envelope.content
+        # Line ends as a file on disk has them, so a test compares plain strings.
+        content = content.replace(b"\r\n", b"\n")
+        parsed = email.message_from_bytes(content, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append(parsed)
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 OK"
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SMTPServer]:
+    """A real SMTP server for the test; point a runtime at it with
+    ``accord_extra_settings`` returning ``smtp_server.settings``."""
+    from aiosmtpd.controller import Controller
+
+    server = SMTPServer()
+    controller = Controller(server, hostname=server.host, port=server.port)
+    controller.start()
+    try:
+        yield server
+    finally:
+        controller.stop()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

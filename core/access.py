@@ -28,7 +28,7 @@ from sqlalchemy.sql.util import find_tables
 from accord.core.contributions import AccessRule, Operation, Scope
 from accord.core.contributions import Role as RoleSpec
 from accord.core.db import Base
-from accord.core.errors import AccordError, SettingsError
+from accord.core.errors import AccordError, PluginError, SettingsError
 
 if TYPE_CHECKING:
     from accord.core.manager import AccordPluginManager
@@ -164,6 +164,18 @@ class AccessPolicy:
         }
         permissions = {permission.name for permission in pm.collect("accord_permissions")}
         roles = {role.name: role for role in pm.collect("accord_roles")}
+        for owner, granted in pm.collect_with_owner("accord_permissions"):
+            for name in granted.roles:
+                held = roles.get(name)
+                if held is None:
+                    raise PluginError(
+                        f"plugin {owner!r}: permission {granted.name!r} is given to the role "
+                        f"{name!r}, which no plugin declares; known: {', '.join(sorted(roles))}"
+                    )
+                if granted.name not in held.permissions:
+                    roles[name] = RoleSpec(
+                        held.name, held.title, permissions=(*held.permissions, granted.name)
+                    )
         where = f"{settings.config}"
         for name, change in settings.roles.items():
             for permission in change.permissions or ():

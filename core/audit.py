@@ -158,6 +158,26 @@ def record_changes(
     )
 
 
+def record_creations(
+    session: Session, model: type[Any], records: Iterable[tuple[str, Mapping[str, Any]]]
+) -> None:
+    """Record, in one statement, that the records ``(record id, {field: value})`` of
+    ``model`` were created: an entry per field that has a value, as a flush would. For
+    records inserted by a statement (an import's multi-row INSERT), which the flush never
+    sees."""
+    _write(
+        session,
+        _table_of(model),
+        model,
+        (
+            ("create", record_id, name, None, value)
+            for record_id, values in records
+            for name, value in values.items()
+            if value is not None and name not in _NOT_AUDITED_FIELDS
+        ),
+    )
+
+
 def install_audit(sessions: sessionmaker[Session]) -> None:
     """Audit every session ``sessions`` makes, and refuse changes to the audit log.
 

@@ -21,10 +21,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Permission:
-    """A named right, e.g. ``leads.convert``; roles are granted permissions."""
+    """A named right, e.g. ``leads.convert``; roles are granted permissions.
+
+    ``roles`` are the roles that hold it by default: how a plugin gives its permissions
+    to the kernel's hats (``roles=("back_office",)``); ``[roles.<name>] permissions`` in
+    accord.toml still decides in the end."""
 
     name: str
     title: str
+    roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -337,3 +342,16 @@ class ModelView:
         if self.record_path is not None:
             return self.record_path.format(id=record_id)
         return f"/views/{self.name}/{record_id}"
+
+
+@dataclass(frozen=True)
+class MailTemplate:
+    """A message a plugin sends, as Jinja2 source: ``subject`` and ``text`` always,
+    ``html`` optionally (then sent as the alternative of the text). Only the html part is
+    autoescaped; a variable missing from the context is an error naming it. Name it
+    ``<plugin>.<message>``; the integrator may override it by that name."""
+
+    name: str
+    subject: str
+    text: str
+    html: str | None = None

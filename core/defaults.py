@@ -15,8 +15,10 @@ from accord.core.contributions import (
     AccessRule,
     FormField,
     FormSection,
+    JobType,
     ListColumn,
     ListFilter,
+    MailTemplate,
     MenuItem,
     ModelView,
     Operation,
@@ -27,6 +29,8 @@ from accord.core.contributions import (
 )
 from accord.core.events import Job, OutboxEvent
 from accord.core.hookspecs import hookimpl
+from accord.core.importing import ImportKey
+from accord.core.mail import DELIVER_JOB, DELIVERY_ATTEMPTS, deliver
 from accord.core.partners import Address, Partner, PartnerExternalId, PartnerKind
 from accord.core.security import ApiKey, Team, User, UserRole
 from accord.core.security import Role as RoleRow
@@ -49,6 +53,7 @@ def accord_models() -> Sequence[type[object]]:
         AuditEntry,
         ApiKey,
         TransitionRecord,
+        ImportKey,
     ]
 
 
@@ -268,3 +273,32 @@ def find_customers(session: Session, text: str, limit: int) -> Sequence[SearchHi
 @hookimpl
 def accord_search_providers() -> Sequence[SearchProvider]:
     return [SearchProvider("core.customers", "Customers", search=find_customers)]
+
+
+@hookimpl
+def accord_jobs() -> Sequence[JobType]:
+    return [JobType(DELIVER_JOB, run=deliver, max_attempts=DELIVERY_ATTEMPTS)]
+
+
+TEST_MESSAGE = "core.test_message"
+
+
+@hookimpl
+def accord_mail_templates() -> Sequence[MailTemplate]:
+    return [
+        MailTemplate(
+            TEST_MESSAGE,
+            subject="Accord test message from {{ sender }}",
+            text=(
+                "This message was sent by `accord mail send-test` to check the [mail]\n"
+                "settings of {{ config }}: transport {{ transport }}.\n\n"
+                "If you can read it, mail from Accord reaches {{ to }}.\n"
+            ),
+            html=(
+                "<p>This message was sent by <code>accord mail send-test</code> to check the "
+                "[mail] settings of <code>{{ config }}</code>: transport "
+                "<b>{{ transport }}</b>.</p><p>If you can read it, mail from Accord reaches "
+                "{{ to }}.</p>"
+            ),
+        )
+    ]

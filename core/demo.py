@@ -1,12 +1,16 @@
 """The demo company: a folder with settings, a migrated SQLite database holding every
 built-in plugin, a small sales network (a direct sales force in two areas under a manager,
 an agency, a distributor, a back office) with its customers, and users wearing each hat,
-whose credentials are printed."""
+whose credentials are printed. Then each enabled plugin adds its own demo data through the
+``accord_demo`` hook."""
 
 from __future__ import annotations
 
+import json
+import random
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
@@ -14,7 +18,9 @@ from sqlalchemy.orm import Session
 
 from accord.core.access import Principal
 from accord.core.activities import ActivityKind, log_activity
-from accord.core.config_file import write_new_config
+from accord.core.audit import AuditEntry, system_actor
+from accord.core.config_file import set_plugin_list, write_new_config
+from accord.core.errors import PluginError
 from accord.core.partners import Address, Partner, PartnerKind
 from accord.core.plugin import discover_plugins
 from accord.core.runtime import Runtime
@@ -29,6 +35,29 @@ from accord.core.security import (
 )
 
 ADMIN_LOGIN = "admin"
+DEMO = Principal.system("demo")
+DEMO_MARK = "demo"
+"""The audit log's model name for "the demo added this plugin's data", one entry per plugin:
+a later run keeps that data rather than adding it twice."""
+
+
+@dataclass(frozen=True)
+class DemoContext:
+    """What a plugin's ``accord_demo`` gets to add its demo data to the demo company.
+
+    ``session`` acts as the system principal (it may write everything) in a transaction
+    of the plugin's own; ``rng`` is seeded with the plugin's name, so the demo is the same
+    on every machine; ``users`` are the demo's users by login (admin, mia, sam, sue, ugo,
+    dana, bea), ``teams`` its teams by name, ``customers`` its 80 customers (by id);
+    ``report(text)`` prints a line of progress."""
+
+    session: Session
+    rng: random.Random
+    users: Mapping[str, User]
+    teams: Mapping[str, Team]
+    customers: Sequence[Partner]
+    report: Callable[[str], None]
+
 
 # login: (name, role, team) — one person per hat; they share the printed password.
 PEOPLE = {
@@ -88,6 +117,8 @@ def build_demo(folder: Path, report: Callable[[str], None] = print) -> tuple[str
     if not config.exists():
         write_new_config(config, plugins=built_in)
         report(f"wrote {config}")
+    else:
+        _enable_new_built_ins(config, built_in, report)
     runtime = Runtime(config)
     try:
         enabled = [found.name for found in runtime.settings.enabled]
@@ -109,6 +140,7 @@ def build_demo(folder: Path, report: Callable[[str], None] = print) -> tuple[str
             else:  # a second run keeps the data and gives everyone the new password
                 for user in session.scalars(select(User).where(User.login.in_(PEOPLE))):
                     user.password_hash = hash_password(password)
+        add_plugin_demo_data(runtime, report)
         report(f"database: {runtime.settings.database_url}")
         report(f"log in as: {ADMIN_LOGIN} / {password}")
         hats = ", ".join(f"{login} ({role})" for login, (_, role, _) in PEOPLE.items())
@@ -161,3 +193,71 @@ def seed_company(session: Session, password: str) -> None:
                 user_id=owner.id,
             )
             number += 1
+
+
+def _enable_new_built_ins(config: Path, built_in: list[str], report: Callable[[str], None]) -> None:
+    """A demo built before a built-in plugin was installed gets it on its next run."""
+    from accord.core.settings import read_config_file
+
+    listed = read_config_file(config).get("plugins", [])
+    if not isinstance(listed, list):
+        return  # a hand-edited file: `load_settings` names what is wrong with it
+    missing = [name for name in built_in if name not in listed]
+    if missing:
+        set_plugin_list(config, [*listed, *missing])
+        report(f"enabled the newly installed built-in plugin(s): {', '.join(missing)}")
+
+
+def add_plugin_demo_data(runtime: Runtime, report: Callable[[str], None] = print) -> list[str]:
+    """Call each enabled plugin's ``accord_demo``, in dependency order, once per database:
+    a plugin whose demo data is there already (the audit log says so) is skipped, so a
+    refreshed demo keeps every plugin's data and adds that of a plugin enabled since.
+    Each plugin works in a transaction of its own; returns the plugins that added data."""
+    implementations = runtime.pm.hook.accord_demo.get_hookimpls()
+    added = []
+    for found in runtime.settings.enabled:
+        mine = [impl for impl in implementations if impl.plugin_name == found.name]
+        if not mine:
+            continue
+        context = f"demo:{found.name}"
+        with runtime.db.session(DEMO, context=context) as session:
+            done = select(AuditEntry.id).where(
+                AuditEntry.model == DEMO_MARK, AuditEntry.record_id == found.name
+            )
+            if session.scalar(done.limit(1)) is not None:
+                report(f"{found.name}: demo data already there, kept")
+                continue
+            demo = demo_context(session, found.name, report)
+            try:
+                for impl in mine:
+                    impl.function(*[{"demo": demo}[name] for name in impl.argnames])
+            except Exception as error:
+                raise PluginError(
+                    f"plugin {found.name!r}: accord_demo failed, none of its demo data was "
+                    f"kept: {type(error).__name__}: {error}"
+                ) from error
+            session.add(
+                AuditEntry(
+                    model=DEMO_MARK,
+                    record_id=found.name,
+                    field="demo_data",
+                    new_value=json.dumps({"version": found.plugin.version}),
+                    action="create",
+                    actor=system_actor("demo"),
+                    context=context,
+                )
+            )
+        added.append(found.name)
+    return added
+
+
+def demo_context(session: Session, plugin: str, report: Callable[[str], None]) -> DemoContext:
+    """The demo company as ``plugin``'s demo hook sees it, read in ``session``."""
+    return DemoContext(
+        session=session,
+        rng=random.Random(f"accord-demo:{plugin}"),
+        users={user.login: user for user in session.scalars(select(User).order_by(User.id))},
+        teams={team.name: team for team in session.scalars(select(Team).order_by(Team.id))},
+        customers=session.scalars(select(Partner).order_by(Partner.id)).all(),
+        report=lambda text: report(f"{plugin}: {text}"),
+    )

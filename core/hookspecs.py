@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         DashboardWidget,
         EventSubscriber,
         JobType,
+        MailTemplate,
         MenuItem,
         ModelView,
         Permission,
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
         Transition,
         Workflow,
     )
+    from accord.core.demo import DemoContext
+    from accord.core.importing import Importer
     from accord.core.settings import PluginSettings
 
 PROJECT = "accord"
@@ -98,7 +101,8 @@ def accord_models() -> Sequence[type[object] | Table]:
 
 @hookspec
 def accord_permissions() -> Sequence[Permission]:
-    """The named permissions this plugin checks (``leads.convert``, ``orders.approve``).
+    """The named permissions this plugin checks (``leads.convert``, ``orders.approve``);
+    ``roles`` gives one to existing roles (the kernel's hats) by default.
 
     Example::
 
@@ -283,6 +287,49 @@ def accord_schedules() -> Sequence[Schedule]:
     """
 
 
+@hookspec
+def accord_mail_templates() -> Sequence[MailTemplate]:
+    """The mail this plugin sends, as templates that ``accord.api.send_mail`` renders by
+    name.
+
+    Collected once when the runtime first sends mail (the web app and `accord worker` do it
+    at start-up), with the integrator's overrides from ``[mail] templates`` applied; a
+    syntax error, or an override file naming no template, fails there. Subject and text
+    are plain text, html is autoescaped; every variable a template uses must be in the
+    context given to ``send_mail``.
+
+    Example::
+
+        @hookimpl
+        def accord_mail_templates():
+            return [MailTemplate("leads.assigned", subject="New lead: {{ lead }}",
+                                 text="Hello {{ user }}, {{ lead }} is yours.")]
+    """
+
+
+@hookspec
+def accord_demo(demo: DemoContext) -> None:
+    """Add this plugin's demo data to the demo company (`accord demo`).
+
+    Called after the kernel has seeded the demo's sales network, users and customers, for
+    each enabled plugin in dependency order (a plugin finds the data of those it depends
+    on), once per database: a later `accord demo` keeps the data and does not call it
+    again, but calls the hook of a plugin enabled since. ``demo`` gives a session acting as
+    the system principal (the plugin's own transaction: an error leaves nothing of it), a
+    ``rng`` seeded with the plugin's name (draw every random choice from it, so the demo
+    is the same on every machine), ``users`` by login (admin, mia, sam, sue, ugo, dana,
+    bea), ``teams`` by name, the 80 ``customers``, and ``report(text)`` for progress.
+
+    Example::
+
+        @hookimpl
+        def accord_demo(demo):
+            for customer in demo.rng.sample(demo.customers, 20):
+                demo.session.add(Lead(partner_id=customer.id, owner_id=customer.owner_id))
+            demo.report("20 leads")
+    """
+
+
 # --- web ------------------------------------------------------------------------------------
 
 
@@ -402,6 +449,35 @@ def accord_model_views() -> Sequence[ModelView]:
                 filters=(ListFilter("state", "State",
                                     choices=(("new", "New"), ("qualified", "Qualified"))),),
                 default_sort="name",
+            )]
+    """
+
+
+# --- data import ----------------------------------------------------------------------------
+
+
+@hookspec
+def accord_importers() -> Sequence[Importer]:
+    """Kinds of file (CSV or XLSX) that users may import into this plugin's records.
+
+    Each ``Importer`` declares the fields a column may fill (label, required, parser,
+    header aliases), the external-id field that makes a re-import change nothing, and a
+    ``write(session, rows)`` function called with checked rows batch by batch, through the
+    importing user's session. The kernel reads and maps the file, checks every row, runs
+    dry runs and the all-or-nothing or skip-bad-rows modes, and reports each bad row and
+    column; the web app offers an upload page per importer at ``/imports/<name>``.
+
+    Example::
+
+        @hookimpl
+        def accord_importers():
+            return [Importer(
+                "leads.leads", title="Leads", model="leads_lead",
+                fields=(ImportField("name", "Name", required=True),
+                        ImportField("email", "E-mail", parse=parsers.email,
+                                    aliases=("mail",)),
+                        ImportField("ref", "Reference")),
+                external_id="ref", write=write_leads,
             )]
     """
 

@@ -10,9 +10,14 @@ from typing import TYPE_CHECKING
 
 from accord.core.settings import config_path
 
+RUNTIME_KEY = "accord.runtime"
+"""Where a session of ``runtime.db`` finds its runtime (``session.info``): what mail, for
+one, needs to know its settings and templates."""
+
 if TYPE_CHECKING:
     from accord.core.access import AccessPolicy, Principal
     from accord.core.db import Database
+    from accord.core.mail import MailTemplates
     from accord.core.manager import AccordPluginManager
     from accord.core.migrate import Migrator
     from accord.core.settings import AccordSettings
@@ -39,7 +44,9 @@ class Runtime:
     def db(self) -> Database:
         from accord.core.db import Database
 
-        return Database(self.settings.database_url)
+        db = Database(self.settings.database_url)
+        db.sessions.configure(info={RUNTIME_KEY: self})
+        return db
 
     @cached_property
     def policy(self) -> AccessPolicy:
@@ -54,6 +61,13 @@ class Runtime:
         from accord.core.workflow import WorkflowEngine
 
         return WorkflowEngine.from_plugins(self.pm)
+
+    @cached_property
+    def mail(self) -> MailTemplates:
+        """The enabled plugins' mail templates with accord.toml's overrides, compiled."""
+        from accord.core.mail import load_templates
+
+        return load_templates(self)
 
     @cached_property
     def migrator(self) -> Migrator:

@@ -20,6 +20,7 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     create_model,
     field_validator,
     model_validator,
@@ -116,6 +117,79 @@ class WebSettings(BaseModel):
     )
 
 
+class MailSettings(BaseModel):
+    """``[mail]``: how mail leaves. ``console`` (the default) prints each message, ``file``
+    writes it into a folder, ``smtp`` sends it to an SMTP server."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    transport: Literal["console", "file", "smtp"] = Field(
+        "console", description="console, file or smtp."
+    )
+    from_address: str = Field("crm@accord.example", description="The sender's address.")
+    from_name: str = Field("Accord", description="The sender's name.")
+    folder: Path = Field(
+        Path("mail"), description="Where transport = file writes .eml files (beside accord.toml)."
+    )
+    templates: Path | None = Field(
+        None,
+        description="A folder of template overrides: <template>.subject.txt, <template>.txt, "
+        "<template>.html (beside accord.toml).",
+    )
+    smtp_host: str = Field("", validate_default=True, description="The SMTP server.")
+    smtp_port: int | None = Field(
+        None, ge=1, le=65535, description="Default: 25, 587 with starttls, 465 with tls."
+    )
+    smtp_security: Literal["none", "starttls", "tls"] = Field(
+        "starttls", description="none, starttls or tls."
+    )
+    smtp_username: str = Field("", description="Log in as this user; empty: no login.")
+    smtp_password: SecretStr = Field(
+        SecretStr(""), validate_default=True, description="The SMTP password."
+    )
+    smtp_timeout: float = Field(30, gt=0, le=600, description="Seconds to wait for the server.")
+
+    @field_validator("from_address")
+    @classmethod
+    def _check_from_address(cls, value: str) -> str:
+        from accord.core.mail import InvalidAddressError, check_address
+
+        try:
+            return check_address(value, "from_address").addr_spec
+        except InvalidAddressError as error:
+            raise ValueError(str(error).removeprefix("from_address: ")) from None
+
+    @field_validator("from_name")
+    @classmethod
+    def _one_line_name(cls, value: str) -> str:
+        if "\n" in value or "\r" in value:
+            raise ValueError("must be one line")
+        return value
+
+    @field_validator("smtp_host")
+    @classmethod
+    def _host_for_smtp(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("transport") == "smtp" and not value.strip():
+            raise ValueError('required when transport = "smtp"')
+        return value.strip()
+
+    @field_validator("smtp_password")
+    @classmethod
+    def _password_with_username(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        if info.data.get("smtp_username") and not value.get_secret_value():
+            raise ValueError("required when smtp_username is set")
+        if value.get_secret_value() and not info.data.get("smtp_username"):
+            raise ValueError("set smtp_username too, or remove the password")
+        return value
+
+    @property
+    def port(self) -> int:
+        """The SMTP port: the one set, else the usual one for the security chosen."""
+        if self.smtp_port is not None:
+            return self.smtp_port
+        return {"none": 25, "starttls": 587, "tls": 465}[self.smtp_security]
+
+
 class AccordSettings(BaseSettings):
     """The kernel's own settings, at the top level of ``accord.toml``."""
 
@@ -147,11 +221,13 @@ class AccordSettings(BaseSettings):
     )
     jobs: JobsSettings = Field(default_factory=JobsSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
 
     _catalogue: Catalogue = PrivateAttr(default_factory=dict)
     _enabled: tuple[InstalledPlugin, ...] = PrivateAttr(default=())
 
-    secret_fields: ClassVar[frozenset[str]] = frozenset({"secret_key"})
+    secret_fields: ClassVar[frozenset[str]] = frozenset({"secret_key", "smtp_password"})
+    """Keys whose value an error message never shows, at any depth."""
 
     @classmethod
     def settings_customise_sources(
@@ -374,7 +450,7 @@ class SourceLocator:
             else:
                 message = problem["msg"].removeprefix("Value error, ")
                 shown = "input" in problem and not isinstance(problem["input"], dict)
-                if shown and key[0] not in AccordSettings.secret_fields:
+                if shown and not AccordSettings.secret_fields.intersection(key):
                     message += f", got {_masked(key, problem['input'])!r}"
             lines.append(f"{self.where(key)}: {message}")
         return "\n".join(lines)

@@ -13,6 +13,7 @@ from accord.core.runtime import Runtime
 T = TypeVar("T")
 
 DUMMY_PLUGIN = Path(__file__).parent / "dummy_plugin"
+WELCOME_PLUGIN = Path(__file__).parent / "welcome_plugin"
 
 
 @pytest.fixture
@@ -20,6 +21,13 @@ def dummy_plugin_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     """Makes the dummy add-on (a package with its own dist-info, outside the source tree)
     visible to entry-point discovery, as `pip install` would."""
     monkeypatch.syspath_prepend(str(DUMMY_PLUGIN))
+
+
+@pytest.fixture
+def welcome_plugin_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Makes the welcome add-on (mail templates and demo data, tests/welcome_plugin)
+    visible to entry-point discovery, as `pip install` would."""
+    monkeypatch.syspath_prepend(str(WELCOME_PLUGIN))
 
 
 @pytest.fixture

@@ -41,6 +41,7 @@ def create_app(runtime: Runtime, *, secure_cookies: bool | None = None) -> Starl
     send them over plain HTTP.
     """
     web = runtime.settings.web
+    runtime.mail  # noqa: B018  mail templates and their overrides fail at start-up, not at a send
     if secure_cookies is None:
         secure_cookies = web.secure_cookies
     site = Site.from_runtime(runtime, secure_cookies=secure_cookies)

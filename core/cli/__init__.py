@@ -66,9 +66,9 @@ def cli(ctx: click.Context, config: str | None) -> None:
 
 
 def _register() -> None:
-    from accord.core.cli import access, audit, database, jobs, plugins, serve, setup
+    from accord.core.cli import access, audit, database, jobs, mail, plugins, serve, setup
 
-    for module in (setup, serve, plugins, database, jobs, audit, access):
+    for module in (setup, serve, plugins, database, jobs, audit, access, mail):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -123,6 +123,7 @@ def worker(runtime: Runtime, once: bool, poll: float | None, lease: float | None
     from accord.core.jobs import JobRunner, Worker
 
     runtime.db.check_connection()
+    runtime.mail  # noqa: B018  mail templates and their overrides fail here, not at a delivery
     runner = JobRunner(runtime, lease_seconds=lease)
     if once:
         click.echo(f"ran {runner.run_pending()} job(s)")

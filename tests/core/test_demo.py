@@ -73,3 +73,112 @@ def test_the_demo_company_shows_each_hat_its_own_part(tmp_path, accord_clean_env
         assert len(seen["bea"]) == 80
     finally:
         runtime.close()
+
+
+def demo(folder, *plugins: str):
+    """Run `accord demo` on ``folder``; with ``plugins``, the folder's accord.toml is
+    written first enabling them (as an integrator trying an add-on would)."""
+    from accord.core.config_file import write_new_config
+
+    if plugins:
+        write_new_config(folder / "accord.toml", plugins=plugins)
+    result = CliRunner().invoke(cli, ["demo", "--no-serve", "--path", str(folder)])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def welcome_calls(folder) -> list[tuple[str, str]]:
+    """(customer, subject) of the welcome add-on's demo calls."""
+    from accord.core.activities import Activity
+    from accord.core.partners import Partner
+
+    runtime = Runtime(folder / "accord.toml")
+    try:
+        with runtime.db.session(Principal.system("test")) as session:
+            rows = session.execute(
+                select(Partner.name, Activity.subject)
+                .join(Partner, Partner.id == Activity.partner_id)
+                .where(Activity.source == "welcome")
+                .order_by(Partner.name)
+            )
+            return [(name, subject) for name, subject in rows]
+    finally:
+        runtime.close()
+
+
+def test_each_enabled_plugin_adds_its_demo_data_once(
+    tmp_path, accord_clean_environment, welcome_plugin_installed
+):
+    folder = tmp_path / "demo"
+    first = demo(folder, "welcome")
+    calls = welcome_calls(folder)
+    second = demo(folder)
+
+    assert "welcome: logged 12 welcome calls" in first
+    assert len(calls) == 12
+    assert all(subject == f"Welcome call with {name}" for name, subject in calls)
+    assert "welcome: demo data already there, kept" in second
+    assert "logged" not in second
+    assert welcome_calls(folder) == calls
+
+
+def test_the_demo_data_is_the_same_on_every_run_of_a_new_demo(
+    tmp_path, accord_clean_environment, welcome_plugin_installed
+):
+    demo(tmp_path / "one", "welcome")
+    demo(tmp_path / "two", "welcome")
+
+    assert welcome_calls(tmp_path / "one") == welcome_calls(tmp_path / "two")
+
+
+def test_a_plugin_enabled_later_adds_its_data_on_the_next_run(
+    tmp_path, accord_clean_environment, welcome_plugin_installed
+):
+    from accord.core.config_file import set_plugin_list
+    from accord.core.partners import Partner
+
+    folder = tmp_path / "demo"
+    first = demo(folder)  # the welcome add-on is installed, not enabled: no data of it
+    assert "welcome" not in first
+    assert welcome_calls(folder) == []
+
+    set_plugin_list(folder / "accord.toml", ["welcome"])
+    second = demo(folder)
+
+    assert "welcome: logged 12 welcome calls" in second
+    assert len(welcome_calls(folder)) == 12
+    runtime = Runtime(folder / "accord.toml")
+    try:
+        with runtime.db.session(Principal.system("test")) as session:
+            assert len(session.scalars(select(Partner.id)).all()) == 80  # kept, not doubled
+    finally:
+        runtime.close()
+
+
+def test_a_failing_demo_hook_names_the_plugin_and_keeps_none_of_its_data(
+    tmp_path, accord_clean_environment, welcome_plugin_installed, monkeypatch
+):
+    import accord_welcome.hooks
+
+    logged = accord_welcome.hooks.log_activity
+    calls = []
+
+    def fifth_call_fails(session, *args, **kwargs):
+        calls.append(logged(session, *args, **kwargs))
+        session.flush()
+        if len(calls) == 5:
+            raise ValueError("no product catalogue")
+
+    monkeypatch.setattr(accord_welcome.hooks, "log_activity", fifth_call_fails)
+    folder = tmp_path / "demo"
+    from accord.core.config_file import write_new_config
+
+    write_new_config(folder / "accord.toml", plugins=["welcome"])
+    result = CliRunner().invoke(cli, ["demo", "--no-serve", "--path", str(folder)])
+
+    assert result.exit_code == 1
+    assert (
+        "Error: plugin 'welcome': accord_demo failed, none of its demo data was kept: "
+        "ValueError: no product catalogue"
+    ) in result.output
+    assert welcome_calls(folder) == []

@@ -19,6 +19,8 @@ from accord.core import hookspecs
 ROOT = Path(__file__).parents[2]
 HOOKS_DOC = ROOT / "docs" / "hooks.md"
 DUMMY_HOOKS = ROOT / "tests" / "dummy_plugin" / "accord_dummy" / "hooks.py"
+# Hooks about mail and demo data take their examples from the welcome add-on.
+EXAMPLE_HOOKS = [DUMMY_HOOKS, ROOT / "tests" / "welcome_plugin" / "accord_welcome" / "hooks.py"]
 HOOK_TESTS = ROOT / "tests" / "core" / "test_hooks.py"
 
 MARKER = re.compile(r"^# docs: (\w+)\n(.*?)^# end docs$", re.MULTILINE | re.DOTALL)
@@ -59,11 +61,12 @@ def signature_line(function: Callable[..., Any]) -> str:
 
 
 def dummy_examples() -> dict[str, str]:
-    """The code between ``# docs: <hook>`` and ``# end docs`` in the dummy add-on."""
+    """The code between ``# docs: <hook>`` and ``# end docs`` in the test add-ons."""
     examples: dict[str, str] = {}
-    for match in MARKER.finditer(DUMMY_HOOKS.read_text()):
-        assert match[1] not in examples, f"{DUMMY_HOOKS}: two '# docs: {match[1]}' markers"
-        examples[match[1]] = match[2].strip("\n")
+    for path in EXAMPLE_HOOKS:
+        for match in MARKER.finditer(path.read_text()):
+            assert match[1] not in examples, f"{path}: a second '# docs: {match[1]}' marker"
+            examples[match[1]] = match[2].strip("\n")
     return examples
 
 

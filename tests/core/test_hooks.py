@@ -431,6 +431,39 @@ def test_hook_search_providers(accord_runtime: Runtime, accord_session: Session)
     assert provider.search(accord_session, "%", 10) == []  # a wildcard is just a character
 
 
+def test_hook_importers(
+    accord_runtime: Runtime, accord_session: Session, accord_make_user: Any, accord_as: Any
+) -> None:
+    from accord_dummy.models import DummyNote
+
+    from accord.api import read_sheet, run_import
+
+    importer = by_name(accord_runtime.pm.collect("accord_importers"), "dummy.notes")
+    acme = customer(accord_session)
+    acme.email = "info@acme.example"
+    accord_session.commit()
+    writer = accord_make_user("nora", "dummy_note_taker", "back_office")
+    content = (
+        b"Note id;E-mail;Note\n"
+        b"N1;info@acme.example;Wants a visit in May\n"
+        b"N2;nobody@else.example;Lost in the mail\n"
+    )
+
+    with accord_as(writer) as session:
+        report = run_import(session, importer, read_sheet(content, "notes.csv"), skip_bad_rows=True)
+    with accord_as(writer) as session:
+        changed = content.replace(b"in May", b"in June")
+        again = run_import(session, importer, read_sheet(changed, "notes.csv"), skip_bad_rows=True)
+
+    assert (report.created, [str(error) for error in report.errors]) == (
+        1,
+        ["row 3, column 'E-mail': no customer you can see has this e-mail"],
+    )
+    assert (again.created, again.merged) == (0, 1)
+    bodies = accord_session.scalars(select(DummyNote.body)).all()
+    assert bodies == ["Wants a visit in June"]
+
+
 @sqlite_only
 def test_hook_cli_commands(
     accord_runtime: Runtime,
@@ -596,3 +629,55 @@ def test_hook_model_views(
         "Note,State,Customer,Author",
         "Call back in May,draft,Acme Ltd,",
     ]
+
+
+@pytest.mark.usefixtures("welcome_plugin_installed")
+@pytest.mark.parametrize("accord_plugins", [["dummy", "welcome"]])
+def test_hook_mail_templates(
+    accord_runtime: Runtime, accord_db: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from accord.api import send_mail
+    from accord.core.access import Principal
+    from accord.core.jobs import run_pending
+
+    owners = dict(
+        (template.name, owner)
+        for owner, template in accord_runtime.pm.collect_with_owner("accord_mail_templates")
+    )
+    assert owners["welcome.letter"] == "welcome"
+
+    with accord_db.session(Principal.system("test")) as session:
+        send_mail(
+            session,
+            "welcome.letter",
+            "buyer@acme.example",
+            {"company": "Accord Demo", "customer": "Acme <Ltd>", "manager": "Mia"},
+        )
+    run_pending(accord_runtime)
+
+    printed = capsys.readouterr().out  # the console transport, the default
+    assert "Subject: Welcome to Accord Demo, Acme <Ltd>" in printed
+    assert "To: buyer@acme.example" in printed
+    assert "<p>Dear Acme &lt;Ltd&gt;,</p>" in printed
+
+
+@pytest.mark.usefixtures("welcome_plugin_installed")
+@pytest.mark.parametrize("accord_plugins", [["dummy", "welcome"]])
+def test_hook_demo(accord_runtime: Runtime, accord_db: Any) -> None:
+    from accord.api import Activity, User
+    from accord.core.access import Principal
+    from accord.core.demo import add_plugin_demo_data, seed_company
+
+    with accord_db.session(Principal.system("test")) as session:
+        seed_company(session, "correct horse battery")
+    lines: list[str] = []
+
+    assert add_plugin_demo_data(accord_runtime, lines.append) == ["welcome"]
+
+    assert lines == ["welcome: logged 12 welcome calls"]
+    with accord_db.session(Principal.system("test")) as session:
+        calls = session.scalars(select(Activity).where(Activity.source == "welcome")).all()
+        owners = {user.id: user.login for user in session.scalars(select(User))}
+        assert len(calls) == 12
+        assert len({call.partner_id for call in calls}) == 12
+        assert {owners[call.user_id] for call in calls} <= {"sam", "sue", "ugo", "dana"}

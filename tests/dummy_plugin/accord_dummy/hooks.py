@@ -26,6 +26,9 @@ from accord.api import (
     FormField,
     FormSection,
     Guard,
+    Importer,
+    ImportField,
+    ImportRow,
     JobType,
     ListColumn,
     ListFilter,
@@ -36,6 +39,7 @@ from accord.api import (
     PluginSettings,
     Principal,
     RecordPanel,
+    Refused,
     RenderContext,
     Role,
     Runtime,
@@ -46,7 +50,9 @@ from accord.api import (
     StaticFolder,
     Transition,
     Workflow,
+    Written,
     hookimpl,
+    import_parsers,
     log_activity,
     pass_runtime,
 )
@@ -468,6 +474,57 @@ def accord_model_views() -> Sequence[ModelView]:
             detail=("partner_id", "body", "author_id", "created_at"),
             validate=check_note,
             initial=new_note,
+        )
+    ]
+
+
+# end docs
+
+
+# docs: accord_importers
+def write_notes(session: Session, rows: Sequence[ImportRow]) -> list[Written | Refused]:
+    """Each row is a note about the customer whose e-mail it names; a row imported before
+    with another text updates its note."""
+    emails = {row.values["customer"] for row in rows}
+    found = session.execute(select(Partner.email, Partner.id).where(Partner.email.in_(emails)))
+    customers: dict[str, int] = {email: partner_id for email, partner_id in found}
+    outcomes: list[Written | Refused] = []
+    for row in rows:
+        partner_id = customers.get(row.values["customer"])
+        if partner_id is None:
+            outcomes.append(Refused("no customer you can see has this e-mail", "customer"))
+        elif row.record_id is not None and (note := session.get(DummyNote, int(row.record_id))):
+            note.body = row.values["body"]
+            outcomes.append(Written("merged", note.id, "new text"))
+        else:
+            note = DummyNote(partner_id=partner_id, body=row.values["body"], state="draft")
+            session.add(note)
+            session.flush()
+            outcomes.append(Written("created", note.id))
+    return outcomes
+
+
+@hookimpl
+def accord_importers() -> Sequence[Importer]:
+    return [
+        Importer(
+            "dummy.notes",
+            title="Notes",
+            model="dummy_note",
+            fields=(
+                ImportField("ref", "Reference", aliases=("note id",)),
+                ImportField(
+                    "customer",
+                    "Customer e-mail",
+                    required=True,
+                    parse=import_parsers.email,
+                    aliases=("e-mail", "email"),
+                ),
+                ImportField("body", "Note", required=True, parse=import_parsers.text(500)),
+            ),
+            write=write_notes,
+            external_id="ref",
+            permission="dummy.notes.write",
         )
     ]
 

@@ -1,0 +1,417 @@
+"""Running an import: every row checked first, then written batch by batch through the
+importing user's session inside a savepoint, which a dry run (and a refused row in the
+all-or-nothing mode) rolls back, so that either what the report says was written is
+written, or nothing is."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import String, Table, bindparam, insert, inspect, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from accord.core.access import principal_of
+from accord.core.audit import record_creations
+from accord.core.db import Base, utcnow
+from accord.core.errors import AccordError
+from accord.core.importing.fields import Importer, ImportRow, Refused, Written
+from accord.core.importing.mapping import ColumnMap, map_columns
+from accord.core.importing.sheets import Sheet
+
+Progress = Callable[[int, int], None]
+"""Called as ``progress(rows_done, rows_total)`` after each batch."""
+
+_KEYS_PER_QUERY = 500
+
+
+class ImportKey(Base):
+    """Which record an external id was imported into, and a fingerprint of the cells it
+    came with: a row seen again with the same cells is left alone (re-importing a file
+    changes nothing); with other cells, it updates that record."""
+
+    __tablename__ = "core_import_key"
+    # Bookkeeping of the import machinery, written on the importing user's behalf: it
+    # holds ids, never a record's content, and the records it points to stay protected.
+    __access__ = False
+    __audited__ = False
+
+    importer: Mapped[str] = mapped_column(String(80), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(120))
+    fingerprint: Mapped[str] = mapped_column(String(32))
+    imported_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+@dataclass(frozen=True)
+class RowError:
+    """Why a row was rejected: its number as the spreadsheet shows it, the column (its
+    header in the file) when the problem is one cell's, and what to do."""
+
+    line: int
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        if self.column is None:
+            return f"row {self.line}: {self.message}"
+        return f"row {self.line}, column {self.column!r}: {self.message}"
+
+
+@dataclass(frozen=True)
+class RowNote:
+    """A row merged into an existing record, and which."""
+
+    line: int
+    record_id: str
+    note: str
+
+
+@dataclass
+class ImportReport:
+    """What an import did, or (dry run, or bad rows in the all-or-nothing mode) what it
+    would do: the counts, each rejected row with its reasons, each merge."""
+
+    importer: str
+    file: str
+    dry_run: bool
+    skip_bad_rows: bool
+    rows: int = 0
+    created: int = 0
+    merged: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    merges: list[RowNote] = field(default_factory=list)
+    mapping: dict[str, str] = field(default_factory=dict)
+    """Field name -> the column that filled it."""
+    ignored_columns: tuple[str, ...] = ()
+    written: bool = False
+
+    @property
+    def rejected(self) -> int:
+        return len({error.line for error in self.errors})
+
+    @property
+    def outcome(self) -> str:
+        if self.written:
+            return "imported"
+        if self.dry_run:
+            return "dry run: nothing was written"
+        return "nothing was imported"
+
+    def summary(self) -> str:
+        """One line a command prints at the end."""
+        verbs = (
+            ("created", "merged", "unchanged")
+            if self.written
+            else ("would create", "would merge", "unchanged")
+        )
+        counts = (
+            f"{self.rows} rows: {verbs[0]} {self.created}, {verbs[1]} {self.merged}, "
+            f"{verbs[2]} {self.unchanged}, rejected {self.rejected}"
+        )
+        if self.written or self.dry_run:
+            tail = ""
+            if self.dry_run and self.rejected and not self.skip_bad_rows:
+                tail = "; with bad rows nothing is imported unless bad rows are skipped"
+            return f"{self.outcome}; {counts}{tail}"
+        return (
+            f"nothing was imported: {self.rejected} bad rows (fix them, or skip bad rows "
+            f"to import the {self.rows - self.rejected} good ones); {counts}"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "importer": self.importer,
+            "file": self.file,
+            "dry_run": self.dry_run,
+            "skip_bad_rows": self.skip_bad_rows,
+            "written": self.written,
+            "rows": self.rows,
+            "created": self.created,
+            "merged": self.merged,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "errors": [
+                {"row": error.line, "column": error.column, "message": error.message}
+                for error in self.errors
+            ],
+            "merges": [
+                {"row": merge.line, "record_id": merge.record_id, "note": merge.note}
+                for merge in self.merges
+            ],
+            "mapping": self.mapping,
+            "ignored_columns": list(self.ignored_columns),
+        }
+
+
+@dataclass(frozen=True)
+class _Checked:
+    row: ImportRow
+    fingerprint: str
+
+
+def check_rows(
+    importer: Importer, sheet: Sheet, columns: ColumnMap
+) -> tuple[list[_Checked], list[RowError]]:
+    """Parse every mapped cell; the rows that passed and the errors of the others."""
+    fields = [(importer.field(name), index) for name, index in columns.fields.items()]
+    fields.sort(key=lambda pair: pair[0].name)
+    external = importer.external_id if importer.external_id in columns.fields else None
+    seen: dict[str, int] = {}
+    good: list[_Checked] = []
+    errors: list[RowError] = []
+    for line, cells in sheet.rows:
+        values: dict[str, Any] = {}
+        raw: list[str] = []
+        failed = False
+        width = len(cells)
+        for item, index in fields:
+            cell = cells[index] if index < width else ""
+            raw.append(cell)
+            if not cell:
+                values[item.name] = None
+                if item.required:
+                    errors.append(
+                        RowError(line, columns.headers[index], f"{item.label} is required")
+                    )
+                    failed = True
+                continue
+            try:
+                values[item.name] = item.parse(cell)
+            except ValueError as error:
+                errors.append(RowError(line, columns.headers[index], str(error)))
+                failed = True
+        key: str | None = None
+        if external is not None and values.get(external) is not None:
+            key = str(values[external])
+            first = seen.setdefault(key, line)
+            if first != line:
+                errors.append(
+                    RowError(
+                        line,
+                        columns.column_of(external),
+                        f"{key!r} is already on row {first}; an external id names one record",
+                    )
+                )
+                failed = True
+        if failed:
+            continue
+        fingerprint = hashlib.blake2b("\x1f".join(raw).encode(), digest_size=16).hexdigest()
+        good.append(_Checked(ImportRow(line, values, key), fingerprint))
+    return good, errors
+
+
+def run_import(
+    session: Session,
+    importer: Importer,
+    sheet: Sheet,
+    *,
+    choices: Mapping[str, str] | None = None,
+    dry_run: bool = False,
+    skip_bad_rows: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import ``sheet`` with ``importer`` through ``session`` (the importing user's).
+
+    All or nothing by default: a bad row (a cell that does not parse, a required cell
+    left blank, an external id seen twice, a row the importer refuses) and nothing is
+    written. With ``skip_bad_rows`` the good rows are written and the bad ones reported.
+    A ``dry_run`` reports what would happen and writes nothing. The caller commits.
+
+    Raises ``MappingError`` when the columns cannot be mapped (nothing is read then).
+    """
+    columns = map_columns(importer, sheet, choices)
+    report = ImportReport(
+        importer=importer.name,
+        file=sheet.name,
+        dry_run=dry_run,
+        skip_bad_rows=skip_bad_rows,
+        rows=len(sheet.rows),
+        mapping={name: columns.headers[index] for name, index in columns.fields.items()},
+        ignored_columns=columns.ignored,
+    )
+    good, errors = check_rows(importer, sheet, columns)
+    report.errors.extend(errors)
+    if errors and not skip_bad_rows and not dry_run:
+        if progress is not None:
+            progress(report.rows, report.rows)
+        return report
+    savepoint = session.begin_nested()
+    try:
+        _write(session, importer, columns, good, report, progress)
+    except BaseException:
+        if savepoint.is_active:
+            savepoint.rollback()
+        raise
+    report.errors.sort(key=lambda error: error.line)
+    keep = not dry_run and (skip_bad_rows or not report.errors)
+    if keep:
+        savepoint.commit()
+    else:
+        savepoint.rollback()
+    report.written = keep
+    return report
+
+
+def _write(
+    session: Session,
+    importer: Importer,
+    columns: ColumnMap,
+    rows: Sequence[_Checked],
+    report: ImportReport,
+    progress: Progress | None,
+) -> None:
+    done = report.rows - len(rows)  # the rejected rows are done with
+    size = max(1, importer.batch_size)
+    for start in range(0, len(rows), size):
+        batch = rows[start : start + size]
+        known = _known_keys(session, importer.name, [c.row.external_id for c in batch])
+        todo: list[_Checked] = []
+        for checked in batch:
+            seen = known.get(checked.row.external_id) if checked.row.external_id else None
+            if seen is None:
+                todo.append(checked)
+            elif seen[1] == checked.fingerprint:
+                report.unchanged += 1
+            else:
+                row = checked.row
+                todo.append(
+                    _Checked(
+                        ImportRow(row.line, row.values, row.external_id, seen[0]),
+                        checked.fingerprint,
+                    )
+                )
+        if todo:
+            outcomes = importer.write(session, [checked.row for checked in todo])
+            if len(outcomes) != len(todo):
+                raise AccordError(
+                    f"importer {importer.name!r}: its write function answered "
+                    f"{len(outcomes)} outcomes for {len(todo)} rows; it must answer one per row"
+                )
+            _record(session, importer, columns, todo, outcomes, known, report)
+        done += len(batch)
+        if progress is not None:
+            progress(done, report.rows)
+    if progress is not None and not rows:
+        progress(report.rows, report.rows)
+
+
+def _record(
+    session: Session,
+    importer: Importer,
+    columns: ColumnMap,
+    rows: Sequence[_Checked],
+    outcomes: Sequence[Written | Refused],
+    known: Mapping[str | None, tuple[str, str]],
+    report: ImportReport,
+) -> None:
+    new_keys: list[dict[str, Any]] = []
+    changed_keys: list[dict[str, Any]] = []
+    now = utcnow()
+    for checked, outcome in zip(rows, outcomes, strict=True):
+        row = checked.row
+        if isinstance(outcome, Refused):
+            column = (
+                columns.column_of(outcome.field)
+                if outcome.field is not None and outcome.field in columns.fields
+                else None
+            )
+            report.errors.append(RowError(row.line, column, outcome.message))
+            continue
+        record_id = str(outcome.record_id)
+        if outcome.action == "created":
+            report.created += 1
+        else:
+            report.merged += 1
+            report.merges.append(RowNote(row.line, record_id, outcome.note))
+        if row.external_id is None:
+            continue
+        key = {
+            "importer": importer.name,
+            "external_id": row.external_id,
+            "record_id": record_id,
+            "fingerprint": checked.fingerprint,
+            "imported_at": now,
+        }
+        (changed_keys if row.external_id in known else new_keys).append(key)
+    table = cast(Table, ImportKey.__table__)
+    connection = session.connection()
+    if new_keys:
+        connection.execute(insert(table), new_keys)
+    if changed_keys:
+        connection.execute(
+            update(table)
+            .where(
+                table.c.importer == bindparam("b_importer"),
+                table.c.external_id == bindparam("b_external_id"),
+            )
+            .values(
+                record_id=bindparam("record_id"),
+                fingerprint=bindparam("fingerprint"),
+                imported_at=bindparam("imported_at"),
+            ),
+            [
+                {
+                    "b_importer": key["importer"],
+                    "b_external_id": key["external_id"],
+                    "record_id": key["record_id"],
+                    "fingerprint": key["fingerprint"],
+                    "imported_at": key["imported_at"],
+                }
+                for key in changed_keys
+            ],
+        )
+
+
+def _known_keys(
+    session: Session, importer: str, external_ids: Iterable[str | None]
+) -> dict[str | None, tuple[str, str]]:
+    wanted = [key for key in external_ids if key is not None]
+    found: dict[str | None, tuple[str, str]] = {}
+    table = cast(Table, ImportKey.__table__)
+    connection = session.connection()
+    for start in range(0, len(wanted), _KEYS_PER_QUERY):
+        chunk = wanted[start : start + _KEYS_PER_QUERY]
+        query = select(table.c.external_id, table.c.record_id, table.c.fingerprint).where(
+            table.c.importer == importer, table.c.external_id.in_(chunk)
+        )
+        for external_id, record_id, fingerprint in connection.execute(query):
+            found[external_id] = (record_id, fingerprint)
+    return found
+
+
+def insert_records(session: Session, model: type[Any], rows: Sequence[dict[str, Any]]) -> list[Any]:
+    """Create one record of ``model`` per dictionary (attribute name -> value; every
+    dictionary with the same keys), in order, through ``session``; their primary keys.
+
+    The fast way for an importer's write function: one multi-row INSERT per batch (an ORM
+    statement, so the access layer checks it) and the audit entries written in one go.
+    When the principal's rules limit which rows it may create (a salesperson creating
+    records of their own team only), each record is instead added as an object, so the
+    access layer checks every row after the flush as it always does."""
+    if not rows:
+        return []
+    mapper = inspect(model)
+    key = mapper.primary_key[0]
+    principal = principal_of(session)
+    restricted = (
+        principal is not None
+        and not principal.is_system
+        and principal.policy is not None
+        and principal.policy.criteria(principal, model, "create") is not None
+    )
+    if restricted:
+        records = [model(**row) for row in rows]
+        session.add_all(records)
+        session.flush()
+        return [getattr(record, key.key) for record in records]
+    statement = insert(model).returning(
+        getattr(model, mapper.get_property_by_column(key).key), sort_by_parameter_order=True
+    )
+    ids = list(session.scalars(statement, list(rows)))
+    record_creations(session, model, zip((str(i) for i in ids), rows, strict=True))
+    return ids
