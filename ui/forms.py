@@ -60,10 +60,11 @@ def reference_label(session: Session, target: type[Any], value: Any) -> str | No
     name = label_column(target)
     if name is None:
         return None
-    try:
-        found = session.execute(select(key, name).where(key == value)).first()
+    try:  # a value from a URL or a form is a string: as the key's type, or not found
+        value = key.property.columns[0].type.python_type(value)
     except (TypeError, ValueError):
         return None
+    found = session.execute(select(key, name).where(key == value)).first()
     if found is None:
         return None
     return str(found[1]) if found[1] else f"#{found[0]}"
