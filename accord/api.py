@@ -45,7 +45,7 @@ from accord.core.db import (
 )
 from accord.core.demo import DemoContext
 from accord.core.errors import AccordError
-from accord.core.events import emit, enqueue
+from accord.core.events import emit, emit_many, enqueue
 from accord.core.hookspecs import hookimpl
 from accord.core.importing import (
     Importer,
@@ -64,10 +64,18 @@ from accord.core.importing import (
     run_import,
 )
 from accord.core.importing import parsers as import_parsers
+from accord.core.importing.command import import_command
 from accord.core.mail import send_mail
-from accord.core.partners import Address, AddressKind, Partner, PartnerKind
+from accord.core.partners import (
+    Address,
+    AddressKind,
+    Partner,
+    PartnerExternalId,
+    PartnerKind,
+    find_by_external_id,
+)
 from accord.core.plugin import Plugin
-from accord.core.runtime import Runtime
+from accord.core.runtime import Runtime, runtime_of
 from accord.core.security import Team, TeamKind, User
 from accord.core.settings import PluginSettings
 from accord.core.workflow import (
@@ -120,6 +128,7 @@ __all__ = [
     "MissingInputError",
     "ModelView",
     "Partner",
+    "PartnerExternalId",
     "PartnerKind",
     "Permission",
     "Plugin",
@@ -155,8 +164,11 @@ __all__ = [
     "Written",
     "created_at",
     "emit",
+    "emit_many",
     "enqueue",
+    "find_by_external_id",
     "hookimpl",
+    "import_command",
     "import_parsers",
     "insert_records",
     "intpk",
@@ -166,6 +178,7 @@ __all__ = [
     "read_sheet",
     "read_sheet_file",
     "run_import",
+    "runtime_of",
     "send_mail",
     "str_enum",
     "timeline",

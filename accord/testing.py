@@ -20,6 +20,8 @@ Fixtures, from the bottom up:
   a test module (``return smtp_server.settings`` points ``[mail]`` at the test's server).
 - ``smtp_server``: a real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives
   in ``.messages``.
+
+``run_jobs(runtime)`` runs what the job runner would run now (mail deliveries included).
 """
 
 from __future__ import annotations

@@ -561,6 +561,8 @@ def _filter_statement(state: ORMExecuteState) -> None:
     if condition is None:
         return
     if operation == "create":
+        if state.execution_options.get(CHECK_CREATED_ROWS):
+            return  # the caller checks the created rows against ``condition`` itself
         raise AccessDeniedError(
             f"{who} may not bulk-insert into {model.__tablename__}: its rules limit which rows "
             "it may create; add the rows one by one"
@@ -585,6 +587,12 @@ def _refuse_core_statement(state: ORMExecuteState, principal: Principal | None) 
                 f"update({mapper.class_.__name__})); Core is for the system principal"
             )
 
+
+CHECK_CREATED_ROWS: Final = "accord_check_created_rows"
+"""Execution option of a multi-row ORM INSERT whose caller checks, before anything else
+runs in its transaction, that every row it created is one the principal may create
+(``accord.core.importing.insert_records`` does): without it such an INSERT is refused to a
+principal whose rules limit which rows it may create."""
 
 _PENDING = "access_pending_checks"
 

@@ -17,12 +17,14 @@ class ActivityKind(enum.StrEnum):
     EMAIL = "email"
     MEETING = "meeting"
     NOTE = "note"
+    TASK = "task"
     SYSTEM = "system"
 
 
 class Activity(Base):
-    """One thing that happened with a partner, or is due; ``source`` names the plugin and
-    ``source_ref`` the record (``leads_lead:42``) it came from."""
+    """One thing that happened with a partner, or is due (a task: ``due_at`` set, ``done``
+    false until it is done); ``source`` names the plugin and ``source_ref`` the record
+    (``leads_lead:42``) it came from."""
 
     __tablename__ = "core_activity"
     __table_args__ = (Index("ix_core_activity_timeline", "partner_id", "occurred_at", "id"),)
@@ -51,7 +53,10 @@ def log_activity(
     source: str = "core",
     source_ref: str = "",
     occurred_at: dt.datetime | None = None,
+    due_at: dt.datetime | None = None,
 ) -> Activity:
+    """Put an activity on the partner's timeline, in the caller's transaction; with
+    ``due_at`` it is an open task (``done`` false) until someone marks it done."""
     activity = Activity(
         partner_id=partner_id,
         kind=ActivityKind(kind),
@@ -61,23 +66,37 @@ def log_activity(
         source=source,
         source_ref=source_ref,
         occurred_at=occurred_at or utcnow(),
+        due_at=due_at,
+        done=due_at is None,
     )
     session.add(activity)
     session.flush()
     return activity
 
 
+TimelineCursor = tuple[dt.datetime, int]
+"""Where a timeline page ends: the ``occurred_at`` and ``id`` of its last row."""
+
+
 def timeline(
-    session: Session, partner_id: int, *, before: Activity | None = None, limit: int = 50
+    session: Session,
+    partner_id: int,
+    *,
+    before: Activity | TimelineCursor | None = None,
+    limit: int = 50,
 ) -> Sequence[Activity]:
-    """A page of a partner's timeline, newest first; pass the last row to get the next page
-    (keyset pagination on the timeline index, whatever the length of the history)."""
+    """A page of a partner's timeline, newest first; pass the last row (or its cursor,
+    ``(occurred_at, id)``) to get the next page (keyset pagination on the timeline index,
+    whatever the length of the history; rows of equal time are ordered by id)."""
     query = select(Activity).where(Activity.partner_id == partner_id)
     if before is not None:
+        moment, last_id = (
+            (before.occurred_at, before.id) if isinstance(before, Activity) else before
+        )
         query = query.where(
             or_(
-                Activity.occurred_at < before.occurred_at,
-                (Activity.occurred_at == before.occurred_at) & (Activity.id < before.id),
+                Activity.occurred_at < moment,
+                (Activity.occurred_at == moment) & (Activity.id < last_id),
             )
         )
     query = query.order_by(Activity.occurred_at.desc(), Activity.id.desc()).limit(limit)

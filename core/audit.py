@@ -12,12 +12,18 @@ and UPDATE and DELETE statements run through ``Session.execute()`` (``update(Par
 a statement, the rows it will touch are read first (and locked on PostgreSQL), then read
 again by key once it ran, and the difference is recorded.
 
+Rows the database changes by itself when a record is deleted, through ``ON DELETE
+CASCADE`` or ``SET NULL`` foreign keys (a partner's addresses, activities and external
+ids), are recorded too, on both paths: just before the record's DELETE runs, the rows that
+still refer to it are read (and, through further cascades, the rows that refer to those)
+and recorded as deleted, or as their reference cleared, streamed in batches of
+``_CASCADE_BATCH`` so that a partner with a hundred thousand activities is never held in
+memory at once.
+
 Not seen: plain Core statements run on ``session.connection()`` or on an engine (left to
-the kernel's bookkeeping and migrations), and rows the database changes by itself through
-``ON DELETE CASCADE`` or ``SET NULL`` foreign keys: a bulk delete of partners records the
-partners, not their addresses; delete those first, or through the session's objects. Code
-that writes records its own way (the workflow engine's UPDATE of a state) records the
-change with ``record_changes``, which writes entries exactly as the two paths do.
+the kernel's bookkeeping and migrations). Code that writes records its own way (the
+workflow engine's UPDATE of a state) records the change with ``record_changes``, which
+writes entries exactly as the two paths do.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from sqlalchemy import (
     Connection,
     CursorResult,
     Delete,
+    ForeignKeyConstraint,
     Index,
     Integer,
     Result,
@@ -44,6 +51,7 @@ from sqlalchemy import (
     Table,
     Text,
     Update,
+    and_,
     event,
     insert,
     inspect,
@@ -66,6 +74,11 @@ _BOOKKEEPING_TABLES = frozenset({"core_audit", "core_outbox", "core_job", "alemb
 # Records read per query when looking rows up by key: well below every driver's limit on
 # bound parameters.
 _KEYS_PER_QUERY = 500
+# Rows of a cascade read, and their entries written, per round trip.
+_CASCADE_BATCH = 500
+# How many levels of cascades (a partner's activities' attachments...) are followed.
+_CASCADE_DEPTH = 8
+_TABLES_SEEN = "accord.audit.tables"
 
 Change = tuple[str, str, str, Any, Any]
 """One entry to write: action, record id, field, old value, new value (as Python holds
@@ -186,6 +199,9 @@ def install_audit(sessions: sessionmaker[Session]) -> None:
     event.listen(sessions, "before_flush", _refuse_changed_entries)
     event.listen(sessions, "after_flush", _write_entries)
     event.listen(sessions, "do_orm_execute", _audit_statement)
+    event.listen(sessions, "after_transaction_end", _forget_tables)
+    if not event.contains(Base, "before_delete", _audit_cascades_of_object):
+        event.listen(Base, "before_delete", _audit_cascades_of_object, propagate=True)
 
 
 # --- the audit log itself -------------------------------------------------------------------
@@ -213,6 +229,7 @@ def _write(
     model: type[Any],
     changes: Iterable[Change],
     at: dt.datetime | None = None,
+    connection: Connection | None = None,
 ) -> None:
     """The one place an entry's row is made: values masked or shown as JSON (a create has
     no old value, a delete no new one), signed with the session's actor and context."""
@@ -236,7 +253,7 @@ def _write(
             }
         )
     if rows:
-        session.connection().execute(_INSERT_ENTRIES, rows)
+        (connection or session.connection()).execute(_INSERT_ENTRIES, rows)
 
 
 def _is_secret(model: type[Any], field: str) -> bool:
@@ -323,9 +340,17 @@ def _audit_statement(state: ORMExecuteState) -> Result[Any] | None:
             f"table {name!r}: the audit log is append-only; its rows cannot be {verb}"
         )
     mapper = state.bind_mapper or _mapper_of(table)
-    if mapper is None or not is_audited(mapper.class_):
+    if mapper is None:
         return None
     session = state.session
+    if not is_audited(mapper.class_):
+        if state.is_delete:
+            # Its rows are bookkeeping, but the rows the database deletes with them may not be.
+            parameters = cast(Mapping[str, Any], state.parameters or {})
+            _audit_cascades(
+                session, session.connection(), mapper.local_table, statement.whereclause, parameters
+            )
+        return None
     if (
         state.is_orm_statement
         and session.autoflush
@@ -346,6 +371,9 @@ def _audit_statement(state: ORMExecuteState) -> Result[Any] | None:
         matching = query if statement.whereclause is None else query.where(statement.whereclause)
         parameters = cast(Mapping[str, Any], state.parameters or {})
         before = _rows(connection.execute(matching, parameters), mapper)
+    if state.is_delete and before:
+        parameters = cast(Mapping[str, Any], state.parameters or {})
+        _audit_cascades(session, connection, mapper.local_table, statement.whereclause, parameters)
     result = state.invoke_statement()
     if state.is_delete:
         after: dict[Key, Values] = {}
@@ -482,6 +510,136 @@ def _differences(
                 if old is not None:
                     changes.append(("delete", record_id, field, old, None))
     return changes
+
+
+# --- rows the database changes through foreign keys ------------------------------------------
+
+
+def _audit_cascades_of_object(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
+    """Before the session's DELETE of ``target``: record what the database will cascade.
+    Rows the session deletes or detaches itself (a relationship's cascade) are gone or
+    detached by now, and recorded by the flush."""
+    session = inspect(target).session
+    if session is None:
+        return
+    table = mapper.local_table
+    if not isinstance(table, Table):
+        return
+    key = mapper.primary_key_from_instance(target)
+    condition = and_(
+        *(column == value for column, value in zip(mapper.primary_key, key, strict=True))
+    )
+    _audit_cascades(session, connection, table, condition, {})
+
+
+def _audit_cascades(
+    session: Session,
+    connection: Connection,
+    table: Any,
+    condition: ColumnElement[bool] | None,
+    parameters: Mapping[str, Any],
+    depth: int = 0,
+) -> None:
+    """Record the changes that deleting the rows of ``table`` selected by ``condition``
+    makes the database do through foreign keys: referring rows deleted (CASCADE, and what
+    refers to those in turn) or their reference cleared (SET NULL)."""
+    if depth >= _CASCADE_DEPTH:
+        return
+    for child, foreign_key, rule in _referring(table):
+        if not _table_exists(session, connection, child):
+            continue
+        referring = _refers_to(foreign_key, condition)
+        mapper = _mapper_of(child)
+        if mapper is not None and is_audited(mapper.class_):
+            _record_referring_rows(
+                session, connection, mapper, foreign_key, rule, referring, parameters
+            )
+        if rule == "CASCADE":
+            _audit_cascades(session, connection, child, referring, parameters, depth + 1)
+
+
+def _referring(table: Any) -> list[tuple[Table, ForeignKeyConstraint, str]]:
+    """The declared foreign keys that make the database change rows when a row of
+    ``table`` is deleted, with their rule (looked up again once more models are declared)."""
+    cached = _REFERRING.get(table)
+    if cached is not None and cached[0] == len(Base.metadata.tables):
+        return cached[1]
+    found = []
+    for child in Base.metadata.tables.values():
+        for foreign_key in child.foreign_key_constraints:
+            rule = (foreign_key.ondelete or "").upper()
+            if rule in ("CASCADE", "SET NULL") and foreign_key.referred_table is table:
+                found.append((child, foreign_key, rule))
+    _REFERRING[table] = (len(Base.metadata.tables), found)
+    return found
+
+
+_REFERRING: dict[Any, tuple[int, list[tuple[Table, ForeignKeyConstraint, str]]]] = {}
+
+
+def _table_exists(session: Session, connection: Connection, table: Table) -> bool:
+    """Whether this database has ``table`` (the models of every plugin imported in the
+    process are declared, not only those of the enabled plugins); asked once per
+    transaction."""
+    known: dict[str, bool] = session.info.setdefault(_TABLES_SEEN, {})
+    if table.name not in known:
+        known[table.name] = inspect(connection).has_table(table.name)
+    return known[table.name]
+
+
+def _forget_tables(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_TABLES_SEEN, None)
+
+
+def _refers_to(
+    foreign_key: ForeignKeyConstraint, condition: ColumnElement[bool] | None
+) -> ColumnElement[bool]:
+    """The rows of the foreign key's table that refer to the parent rows ``condition``
+    selects."""
+    columns = [element.parent for element in foreign_key.elements]
+    referred = [element.column for element in foreign_key.elements]
+    parents = select(*referred)
+    if condition is not None:
+        parents = parents.where(condition)
+    if len(columns) == 1:
+        return columns[0].in_(parents)
+    return tuple_(*columns).in_(parents)
+
+
+def _record_referring_rows(
+    session: Session,
+    connection: Connection,
+    mapper: Mapper[Any],
+    foreign_key: ForeignKeyConstraint,
+    rule: str,
+    referring: ColumnElement[bool],
+    parameters: Mapping[str, Any],
+) -> None:
+    fields = _fields(mapper)
+    if rule == "SET NULL":
+        cleared = {element.parent.key for element in foreign_key.elements}
+        fields = [(field, column) for field, column in fields if column.key in cleared]
+    width = len(mapper.primary_key)
+    query = (
+        select(*mapper.primary_key, *(column for _, column in fields))
+        .where(referring)
+        .with_for_update(of=mapper.local_table)
+    )
+    rows = connection.execute(query, dict(parameters), execution_options={"stream_results": True})
+    table = _table_of(mapper.class_)
+    for batch in rows.partitions(_CASCADE_BATCH):
+        changes: list[Change] = []
+        for row in batch:
+            record_id = _shown_key(row[:width])
+            for (field, _), old in zip(fields, row[width:], strict=True):
+                if old is None:
+                    continue
+                if rule == "SET NULL":
+                    changes.append(("update", record_id, field, old, None))
+                else:
+                    changes.append(("delete", record_id, field, old, None))
+        _write(session, table, mapper.class_, changes, connection=connection)
 
 
 def _json(value: Any) -> str:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from urllib.parse import urlencode
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -261,11 +260,9 @@ def find_customers(session: Session, text: str, limit: int) -> Sequence[SearchHi
         .order_by(Partner.name, Partner.id)
         .limit(min(limit, 5))
     )
-    # No customer page exists yet: a hit opens the customer list filtered by its name.
+    # A hit opens the customer's 360 page.
     return [
-        SearchHit(
-            customer.name, f"/views/partners?{urlencode({'q': customer.name})}", customer.email
-        )
+        SearchHit(customer.name, f"/partners/{customer.id}", customer.email)
         for customer in customers
     ]
 

@@ -45,11 +45,12 @@ a later run keeps that data rather than adding it twice."""
 class DemoContext:
     """What a plugin's ``accord_demo`` gets to add its demo data to the demo company.
 
-    ``session`` acts as the system principal (it may write everything) in a transaction
-    of the plugin's own; ``rng`` is seeded with the plugin's name, so the demo is the same
-    on every machine; ``users`` are the demo's users by login (admin, mia, sam, sue, ugo,
-    dana, bea), ``teams`` its teams by name, ``customers`` its 80 customers (by id);
-    ``report(text)`` prints a line of progress."""
+    ``session`` acts as the system principal (it may write everything) in a transaction of
+    the plugin's own; ``rng`` is seeded with the plugin's name, so the demo is the same on
+    every machine; ``users`` are the demo's users by login (admin, mia, sam, sue, ugo,
+    dana, bea), ``teams`` its teams by name, ``customers`` its customer companies by id
+    (the kernel's 80, and any a plugin called before this one added); ``report(text)``
+    prints a line of progress."""
 
     session: Session
     rng: random.Random
@@ -258,6 +259,8 @@ def demo_context(session: Session, plugin: str, report: Callable[[str], None]) -
         rng=random.Random(f"accord-demo:{plugin}"),
         users={user.login: user for user in session.scalars(select(User).order_by(User.id))},
         teams={team.name: team for team in session.scalars(select(Team).order_by(Team.id))},
-        customers=session.scalars(select(Partner).order_by(Partner.id)).all(),
+        customers=session.scalars(
+            select(Partner).where(Partner.kind == PartnerKind.COMPANY).order_by(Partner.id)
+        ).all(),
         report=lambda text: report(f"{plugin}: {text}"),
     )

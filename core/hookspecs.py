@@ -388,8 +388,12 @@ def accord_menu_items() -> Sequence[MenuItem]:
 def accord_record_panels() -> Sequence[RecordPanel]:
     """Panels this plugin adds to a record page, its own or another plugin's.
 
-    ``model`` names the record type (``core_partner`` for the customer 360 page); the panel
-    renders escaped HTML from a ``RenderContext`` holding the record.
+    ``model`` names the record type (``core_partner`` for the customer 360 page at
+    ``/partners/<id>``); the panel renders escaped HTML from a ``RenderContext`` holding
+    the record, read through the user's session. ``slot`` places it: ``header_actions``
+    (buttons beside Edit), ``alerts`` (above the timeline), ``side_panels`` (beside it) or
+    ``tabs``. Each panel renders in a savepoint: one that fails is logged and shown as
+    failed, the page and the other panels still render.
 
     Example::
 

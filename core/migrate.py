@@ -4,7 +4,7 @@ show each branch's state, and write a plugin's new revision into its own folder.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,13 +69,17 @@ class Migrator:
         )
 
     @contextmanager
-    def _config(self, **attributes: Any) -> Iterator[Config]:
+    def _config(self, branches: Iterable[str] | None = None, **attributes: Any) -> Iterator[Config]:
+        """alembic's configuration over the folders of ``branches`` (default: all)."""
         self.db.check_connection()
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_HOME))
         config.set_main_option("path_separator", "os")
+        wanted = (
+            self.folders if branches is None else {name: self.folders[name] for name in branches}
+        )
         config.set_main_option(
-            "version_locations", os.pathsep.join(str(path) for path in self.folders.values())
+            "version_locations", os.pathsep.join(str(path) for path in wanted.values())
         )
         config.set_main_option(
             "file_template", "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s"
@@ -199,8 +203,13 @@ class Migrator:
                 directives[:] = []
 
         folder.mkdir(parents=True, exist_ok=True)
+        # alembic's autogenerate wants the database at every head it can see: only the
+        # enabled branches, and those the database holds, count (an installed plugin that
+        # was never enabled has revisions this database never ran).
+        held = {name for name, at in self.current().items() if at is not None}
+        branches = sorted({*self.enabled_branches, *held, branch})
         with self._config(
-            autogenerate_plugin=branch, process_revision_directives=skip_if_empty
+            branches, autogenerate_plugin=branch, process_revision_directives=skip_if_empty
         ) as config:
             written = command.revision(
                 config, message=message, autogenerate=autogenerate, **options

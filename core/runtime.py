@@ -15,6 +15,8 @@ RUNTIME_KEY = "accord.runtime"
 one, needs to know its settings and templates."""
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from accord.core.access import AccessPolicy, Principal
     from accord.core.db import Database
     from accord.core.mail import MailTemplates
@@ -90,3 +92,19 @@ class Runtime:
     def close(self) -> None:
         if "db" in self.__dict__:
             self.db.dispose()
+
+
+def runtime_of(session: Session) -> Runtime:
+    """The runtime whose database opened ``session``: a plugin's service function reaches
+    its settings (``runtime_of(session).settings.section("leads")``) and the workflow
+    engine (``.workflows``) from the session it is given, so its callers (a view, a job, a
+    command, another plugin) pass nothing else."""
+    from accord.core.errors import AccordError
+
+    runtime = session.info.get(RUNTIME_KEY)
+    if not isinstance(runtime, Runtime):
+        raise AccordError(
+            "this session was not opened by a runtime's database (runtime.db.session(...)); "
+            "plugin settings and workflows are reached through it"
+        )
+    return runtime

@@ -71,6 +71,9 @@ def _register() -> None:
     for module in (setup, serve, plugins, database, jobs, audit, access, mail):
         for command in module.COMMANDS:
             cli.add_command(command)
+    from accord.core.importing.command import import_any
+
+    cli.add_command(import_any)
 
 
 _register()

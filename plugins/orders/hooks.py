@@ -4,24 +4,44 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from pathlib import Path
 
 from sqlalchemy.orm import Session
+from starlette.routing import BaseRoute, Route
 
 from accord.api import (
     AccessRule,
     EventSubscriber,
+    MailTemplate,
+    MenuItem,
+    ModelView,
     Permission,
     PluginSettings,
+    RecordPanel,
     Role,
+    SearchProvider,
+    StaticFolder,
     Workflow,
     hookimpl,
 )
 
-from . import events, security, workflows
+from . import (
+    events,
+    intake,
+    intake_view,
+    listing,
+    panels,
+    search,
+    security,
+    views,
+    workflows,
+)
 from .hookspecs import Availability
 from .models import MODELS, Product
 from .ordering import stock_availability
 from .settings import OrdersSettings
+
+HERE = Path(__file__).parent
 
 
 @hookimpl
@@ -62,3 +82,102 @@ def accord_event_subscribers() -> Sequence[EventSubscriber]:
 @hookimpl(trylast=True)
 def orders_availability(session: Session, product: Product, quantity: Decimal) -> Availability:
     return stock_availability(session, product, quantity)
+
+
+@hookimpl
+def accord_routes() -> Sequence[BaseRoute]:
+    return [
+        Route("/intake", intake_view.intake, methods=["POST"], name="intake"),
+        *views.routes(),
+    ]
+
+
+@hookimpl
+def accord_template_folders() -> Sequence[Path]:
+    return [HERE / "templates"]
+
+
+@hookimpl
+def accord_static_folders() -> Sequence[StaticFolder]:
+    return [StaticFolder("orders", HERE / "static")]
+
+
+@hookimpl
+def accord_search_providers() -> Sequence[SearchProvider]:
+    return [
+        SearchProvider("orders.orders", "Orders", search=search.find_orders),
+        SearchProvider("orders.offers", "Offers", search=search.find_offers),
+    ]
+
+
+@hookimpl
+def accord_menu_items() -> Sequence[MenuItem]:
+    return [
+        MenuItem(
+            "orders.offers", "Offers", "/views/orders-offers", order=200, model="orders_offer"
+        ),
+        MenuItem(
+            "orders.orders", "Orders", "/views/orders-orders", order=210, model="orders_order"
+        ),
+        MenuItem(
+            "orders.queue",
+            "Shipping queue",
+            "/orders/queue",
+            permission="orders.orders.ship",
+            order=220,
+            model="orders_order",
+        ),
+        MenuItem(
+            "orders.products",
+            "Products",
+            "/views/orders-products",
+            order=230,
+            model="orders_product",
+        ),
+        MenuItem(
+            "orders.new_offer",
+            "New offer",
+            "/orders/new/offer",
+            permission="orders.offers.write",
+            order=240,
+            model="orders_offer",
+        ),
+    ]
+
+
+@hookimpl
+def accord_model_views() -> Sequence[ModelView]:
+    return list(listing.model_views())
+
+
+ORDER_CONFIRMATION = MailTemplate(
+    intake.CONFIRMATION_MAIL,
+    subject="Your order {{ number }} is confirmed",
+    text=(
+        "Dear {{ customer }},\n\n"
+        "thank you for your order {{ number }}; it is confirmed and being prepared.\n\n"
+        "{% for line in lines %}{{ line.quantity }} x {{ line.description }}\n{% endfor %}\n"
+        "Total: {{ amount }} {{ currency }}\n\n"
+        "It will be shipped to:\n{{ shipping_address }}\n\n"
+        "We will send you the tracking number as soon as it leaves.\n"
+    ),
+)
+
+
+@hookimpl
+def accord_mail_templates() -> Sequence[MailTemplate]:
+    return [ORDER_CONFIRMATION]
+
+
+@hookimpl
+def accord_record_panels() -> Sequence[RecordPanel]:
+    return [
+        RecordPanel(
+            "orders.customer_orders",
+            model="core_partner",
+            title="Orders and margins",
+            render=panels.render_customer_orders,
+            slot="tabs",
+            order=20,
+        )
+    ]

@@ -12,8 +12,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
-from accord.api import AccordError, Runtime, emit, principal_of, utcnow
+from accord.api import AccordError, Runtime, TransitionConflictError, emit, principal_of, utcnow
 
 from .hookspecs import Availability
 from .models import (
@@ -229,8 +230,20 @@ def check_availability(runtime: Runtime, session: Session, order: Order) -> list
             short.append(f"{line.description} ({answer.note})")
     order.availability_checked_at = utcnow()
     order.availability_note = "; ".join(notes)[:2000]
-    session.flush()
+    flush_or_conflict(session, order, "check availability")
     return short
+
+
+def flush_or_conflict(session: Session, order: Order, step: str) -> None:
+    """Write the order's changes; when another user changed it meanwhile (its version
+    moved on), say so as the workflow engine does, so both paths read the same."""
+    label = f"orders_order #{order.id}"  # read now: after a failed flush it cannot be
+    try:
+        session.flush()
+    except StaleDataError:
+        raise TransitionConflictError(
+            label, step, "it was changed by someone else meanwhile; reload it"
+        ) from None
 
 
 def confirm(runtime: Runtime, session: Session, order: Order) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,7 +30,9 @@ def load_dev_script() -> ModuleType:
     return module
 
 
-def lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
+def lint_imports(
+    tree: Path, config: Path = ROOT / ".importlinter"
+) -> subprocess.CompletedProcess[str]:
     # lint-imports puts its working directory first on sys.path: run it from the tree.
     return subprocess.run(
         [
@@ -39,7 +42,7 @@ def lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
             "--no-logo",
             "--no-cache",
             "--config",
-            str(ROOT / ".importlinter"),
+            str(config),
         ],
         cwd=tree,
         env={**os.environ, "PYTHONPATH": str(tree)},
@@ -81,7 +84,12 @@ def test_import_contracts_catch_each_forbidden_import(tmp_path):
             "accord/plugins/campaigns/views.py": "from accord.plugins.leads import api\n",
         },
     )
-    result = lint_imports(tmp_path)
+    # The contracts as declared, without the edges the real plugins declare: this tree has
+    # none of their modules, and an ignore line that matches nothing is an error.
+    declared = (ROOT / ".importlinter").read_text()
+    contracts = tmp_path / "contracts.ini"
+    contracts.write_text(re.sub(r"^ignore_imports =\n(?:[ \t]+\S.*\n?)+", "", declared, flags=re.M))
+    result = lint_imports(tmp_path, contracts)
     assert result.returncode != 0
     report = result.stdout
     assert "Contracts: 0 kept, 3 broken." in report, report

@@ -473,3 +473,262 @@ def test_accord_audit_of_an_unknown_model_lists_the_audited_ones(accord_db, acco
 
 def test_kernel_models_and_migrations_still_agree(accord_db, accord_runtime):
     assert accord_runtime.migrator.differences(KERNEL) == []
+
+
+# --- rows the database changes through foreign keys -----------------------------------------
+
+
+def cascade_models():
+    """Test-only models whose foreign keys the database acts on: a visit (deleted with its
+    partner) with notes (deleted with the visit), and a memo (its partner cleared)."""
+    if "models" in _CASCADE_MODELS:
+        return _CASCADE_MODELS["models"]
+    from sqlalchemy import ForeignKey, String
+    from sqlalchemy.orm import Mapped, mapped_column
+
+    from accord.core.db import Base, intpk
+
+    class AuditTestVisit(Base):
+        __tablename__ = "test_audit_visit"
+        id: Mapped[intpk]
+        partner_id: Mapped[int] = mapped_column(ForeignKey("core_partner.id", ondelete="CASCADE"))
+        place: Mapped[str] = mapped_column(String(40))
+
+    class AuditTestVisitNote(Base):
+        __tablename__ = "test_audit_visit_note"
+        id: Mapped[intpk]
+        visit_id: Mapped[int] = mapped_column(ForeignKey("test_audit_visit.id", ondelete="CASCADE"))
+        text: Mapped[str] = mapped_column(String(80))
+
+    class AuditTestMemo(Base):
+        __tablename__ = "test_audit_memo"
+        id: Mapped[intpk]
+        partner_id: Mapped[int | None] = mapped_column(
+            ForeignKey("core_partner.id", ondelete="SET NULL")
+        )
+        text: Mapped[str] = mapped_column(String(80))
+
+    class AuditTestBatch(Base):
+        __tablename__ = "test_audit_batch"
+        __audited__ = False
+        id: Mapped[intpk]
+
+    class AuditTestBatchLine(Base):
+        __tablename__ = "test_audit_batch_line"
+        id: Mapped[intpk]
+        batch_id: Mapped[int] = mapped_column(ForeignKey("test_audit_batch.id", ondelete="CASCADE"))
+        text: Mapped[str] = mapped_column(String(80))
+
+    _CASCADE_MODELS["models"] = (AuditTestVisit, AuditTestVisitNote, AuditTestMemo)
+    _CASCADE_MODELS["batches"] = (AuditTestBatch, AuditTestBatchLine)
+    return _CASCADE_MODELS["models"]
+
+
+_CASCADE_MODELS: dict = {}
+
+
+@pytest.fixture
+def customer_with_history(accord_db):
+    """A partner with an address, an external id, two activities, a visit with a note and
+    a memo; returns the ids, by table."""
+    from accord.core.activities import ActivityKind, log_activity
+    from accord.core.partners import Address, PartnerExternalId
+
+    visit_model, note_model, memo_model = cascade_models()
+    for model in (visit_model, note_model, memo_model):
+        model.__table__.create(accord_db.engine)
+    with accord_db.session(IMPORT, context="setup") as session:
+        partner = Partner(
+            kind=PartnerKind.COMPANY,
+            name="Rossi Srl",
+            addresses=[Address(city="Milano", country="IT")],
+            external_ids=[PartnerExternalId(system="erp", value="C-1")],
+        )
+        other = Partner(kind=PartnerKind.COMPANY, name="Bianchi Srl")
+        session.add_all([partner, other])
+        session.flush()
+        calls = [
+            log_activity(session, partner.id, ActivityKind.CALL, f"Call {number}")
+            for number in (1, 2)
+        ]
+        log_activity(session, other.id, ActivityKind.CALL, "Bianchi's call")
+        visit = visit_model(partner_id=partner.id, place="Milano fair")
+        memo = memo_model(partner_id=partner.id, text="likes espresso")
+        session.add_all([visit, memo])
+        session.flush()
+        note = note_model(visit_id=visit.id, text="wants a quote")
+        session.add(note)
+        session.flush()
+        return {
+            "core_partner": partner.id,
+            "other": other.id,
+            "core_address": partner.addresses[0].id,
+            "core_partner_external_id": partner.external_ids[0].id,
+            "core_activity": [call.id for call in calls],
+            "test_audit_visit": visit.id,
+            "test_audit_visit_note": note.id,
+            "test_audit_memo": memo.id,
+        }
+
+
+def deletions(db, context):
+    """``{(table, record id): {field: old value}}`` of the delete entries of ``context``,
+    and the update entries, as a second dict."""
+    deleted: dict = {}
+    updated: dict = {}
+    for row in all_entries(db):
+        if row.context != context:
+            continue
+        into = deleted if row.action == "delete" else updated
+        fields = into.setdefault((row.model, row.record_id), {})
+        assert row.field not in fields, f"{row.model} #{row.record_id} {row.field} twice"
+        fields[row.field] = (
+            row.old_value if row.action == "delete" else (row.old_value, row.new_value)
+        )
+    return deleted, updated
+
+
+def assert_cascades_recorded(accord_db, ids, context, actor="system:import"):
+    deleted, updated = deletions(accord_db, context)
+    partner = str(ids["core_partner"])
+    assert deleted[("core_partner", partner)]["name"] == '"Rossi Srl"'
+    assert deleted[("core_address", str(ids["core_address"]))]["city"] == '"Milano"'
+    assert deleted[("core_partner_external_id", str(ids["core_partner_external_id"]))] == {
+        "id": str(ids["core_partner_external_id"]),
+        "partner_id": partner,
+        "system": '"erp"',
+        "value": '"C-1"',
+    }
+    subjects = {deleted[("core_activity", str(id))]["subject"] for id in ids["core_activity"]}
+    assert subjects == {'"Call 1"', '"Call 2"'}
+    visit = deleted[("test_audit_visit", str(ids["test_audit_visit"]))]
+    assert visit["place"] == '"Milano fair"'
+    note = deleted[("test_audit_visit_note", str(ids["test_audit_visit_note"]))]
+    assert note["text"] == '"wants a quote"'  # a cascade of a cascade
+    assert updated == {
+        ("test_audit_memo", str(ids["test_audit_memo"])): {"partner_id": (partner, "null")}
+    }
+    assert len(deleted) == 7  # Bianchi and its call are untouched
+    assert {row.actor for row in all_entries(accord_db) if row.context == context} == {actor}
+
+
+def test_deleting_a_partner_records_what_the_database_deletes_or_clears_with_it(
+    accord_db, customer_with_history
+):
+    ids = customer_with_history
+    with accord_db.session(IMPORT, context="delete-rossi") as session:
+        session.delete(session.get(Partner, ids["core_partner"]))
+
+    assert_cascades_recorded(accord_db, ids, "delete-rossi")
+    with accord_db.session(READER) as session:
+        memo_model = cascade_models()[2]
+        assert session.get(memo_model, ids["test_audit_memo"]).partner_id is None
+
+
+def test_a_bulk_delete_of_partners_records_what_the_database_deletes_or_clears(
+    accord_db, customer_with_history, accord_make_user, accord_as
+):
+    ids = customer_with_history
+    with accord_db.session(IMPORT, context="cleanup") as session:
+        session.execute(delete(Partner).where(Partner.name.like("Rossi%")))
+
+    assert_cascades_recorded(accord_db, ids, "cleanup")
+
+
+def test_cascaded_entries_roll_back_with_the_delete(accord_db, customer_with_history):
+    ids = customer_with_history
+
+    def failing_import():
+        with accord_db.session(IMPORT, context="undone") as session:
+            session.execute(delete(Partner).where(Partner.id == ids["core_partner"]))
+            raise RuntimeError("the import failed")
+
+    with pytest.raises(RuntimeError):
+        failing_import()
+
+    assert deletions(accord_db, "undone") == ({}, {})
+    with accord_db.session(READER) as session:
+        assert session.get(Partner, ids["core_partner"]) is not None
+
+
+def test_a_partner_with_many_activities_is_deleted_in_batches(accord_db, monkeypatch):
+    """The cascaded rows are streamed: neither they nor their entries are all held at once
+    (1,500 activities with 8 kB notes: 12 MB of text, twice, if they were)."""
+    import tracemalloc
+
+    from accord.core import audit
+    from accord.core.activities import Activity
+
+    monkeypatch.setattr(audit, "_CASCADE_BATCH", 100)
+    partner = make_partner(accord_db)
+    note = "x" * 8000
+    with accord_db.session(IMPORT) as session:
+        session.connection().execute(
+            insert(Activity),
+            [
+                {"partner_id": partner.id, "kind": "note", "subject": f"Note {n}", "body": note}
+                for n in range(1500)
+            ],
+        )
+    written: list[int] = []
+    write = audit._write
+
+    def counting(session, table, model, changes, *args, **kwargs):
+        changes = list(changes)
+        if table == "core_activity":
+            written.append(len(changes))
+        return write(session, table, model, changes, *args, **kwargs)
+
+    monkeypatch.setattr(audit, "_write", counting)
+    tracemalloc.start()
+    with accord_db.session(IMPORT, context="big-delete") as session:
+        session.execute(delete(Partner).where(Partner.id == partner.id))
+        _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+
+    with accord_db.session(READER) as session:
+        recorded = session.scalar(
+            select(func.count(func.distinct(AuditEntry.record_id))).where(
+                AuditEntry.model == "core_activity", AuditEntry.action == "delete"
+            )
+        )
+        assert session.scalar(select(func.count()).select_from(Activity)) == 0
+    assert recorded == 1500
+    assert peak < 6_000_000, f"peak {peak / 1e6:.1f} MB while deleting"
+    assert max(written) <= 100 * 11  # one batch of rows, each with its fields
+    assert sum(written) >= 1500 * 6
+
+
+def test_rows_deleted_with_an_unaudited_record_are_recorded(accord_db):
+    cascade_models()
+    batch_model, line_model = _CASCADE_MODELS["batches"]
+    for model in (batch_model, line_model):
+        model.__table__.create(accord_db.engine)
+    with accord_db.session(IMPORT) as session:
+        batches = [batch_model(), batch_model()]
+        session.add_all(batches)
+        session.flush()
+        session.add_all(
+            [line_model(batch_id=batch.id, text=f"line of {batch.id}") for batch in batches]
+        )
+    first, second = (batch.id for batch in batches)
+
+    with accord_db.session(IMPORT, context="drop-batch") as session:
+        session.execute(delete(batch_model).where(batch_model.id == first))
+    with accord_db.session(IMPORT, context="drop-other") as session:
+        session.delete(session.get(batch_model, second))
+
+    assert deletions(accord_db, "drop-batch")[0] == {
+        ("test_audit_batch_line", "1"): {
+            "id": "1",
+            "batch_id": str(first),
+            "text": f'"line of {first}"',
+        }
+    }
+    assert deletions(accord_db, "drop-other")[0] == {
+        ("test_audit_batch_line", "2"): {
+            "id": "2",
+            "batch_id": str(second),
+            "text": f'"line of {second}"',
+        }
+    }

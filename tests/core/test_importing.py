@@ -293,7 +293,10 @@ def test_bad_rows_are_named_by_row_and_column_and_by_default_nothing_is_written(
         "row 4, column 'E-mail': 'not-an-address' is not an e-mail address",
     ]
     assert count(accord_session, Partner) == 0
-    assert report.summary().startswith("nothing was imported: 2 bad rows")
+    assert report.summary() == (
+        "nothing was imported: 2 of 4 rows are bad; fix them, or skip bad rows to import "
+        "the 2 good ones"
+    )
 
 
 def test_with_skip_bad_rows_the_good_rows_are_imported_and_the_bad_reported(
@@ -487,3 +490,57 @@ def test_the_importer_of_the_plugin_guide_works_as_documented(accord_session: Se
 
     assert (first.created, again.unchanged, renamed.merged) == (2, 2, 1)
     assert names(accord_session) == ["Acme Ltd", "Bolt"]
+
+
+def test_insert_records_refuses_a_row_outside_the_users_rules_and_writes_nothing(
+    accord_as: Any, accord_make_user: Any, accord_session: Session
+) -> None:
+    sam = accord_make_user("sam", "salesperson")
+    sue = accord_make_user("sue", "salesperson")
+    rows = [
+        {"kind": PartnerKind.COMPANY, "name": "Mine", "owner_id": sam.id},
+        {"kind": PartnerKind.COMPANY, "name": "Sue's", "owner_id": sue.id},
+    ]
+
+    with (
+        pytest.raises(AccessDeniedError, match=r"user 'sam' \(salesperson\) may not create"),
+        accord_as(sam) as session,
+    ):
+        insert_records(session, Partner, rows)
+
+    assert count(accord_session, Partner) == 0
+    with accord_as(sam) as session:
+        [mine] = insert_records(session, Partner, rows[:1])
+    assert names(accord_session) == ["Mine"]
+    assert mine is not None
+
+
+# --- the command line ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("accord_backend", ["sqlite"])
+@pytest.mark.parametrize("accord_plugins", [["dummy"]])
+@pytest.mark.usefixtures("dummy_plugin_installed")
+def test_accord_import_runs_any_importer_from_the_command_line(
+    accord_cli: Any, accord_session: Session, tmp_path: Path
+) -> None:
+    accord_session.add(Partner(kind=PartnerKind.COMPANY, name="Acme", email="info@acme.example"))
+    accord_session.commit()
+    notes = tmp_path / "notes.csv"
+    notes.write_text("Reference,Client,Note\nN1,info@acme.example,Call in May\nN2,x@y,Hi\n")
+
+    listed = accord_cli("import", "list")
+    unmapped = accord_cli("import", "dummy.notes", str(notes))
+    refused = accord_cli("import", "dummy.notes", str(notes), "--map", "Client=customer")
+    imported = accord_cli(
+        "import", "dummy.notes", str(notes), "--map", "Client=customer", "--skip-bad-rows"
+    )
+
+    assert listed.output == "dummy.notes: Notes (ref, customer*, body*)\n"
+    assert unmapped.exit_code == 1
+    assert "no column fills the required field 'customer'" in unmapped.output
+    assert refused.exit_code == 1
+    assert "row 3, column 'Client': 'x@y' is not an e-mail address" in refused.output
+    assert "nothing was imported: 1 of 2 rows are bad" in refused.output
+    assert imported.exit_code == 0, imported.output
+    assert "imported; 2 rows: created 1, merged 0, unchanged 0, rejected 1" in imported.output

@@ -1,0 +1,92 @@
+"""Who gets a new lead: the first ``[[leads.assignment]]`` rule whose criteria all match
+(country, region, postcode range, channel, product line) names a user, or a team whose
+active users take turns (round robin)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from accord.api import AccordError, Team, User
+
+from .models import AssignmentPointer, Lead
+from .settings import AssignmentRule, LeadsSettings
+
+
+class AssignmentError(AccordError):
+    """A rule names a team or a user the database does not hold."""
+
+
+@dataclass(frozen=True)
+class Assignment:
+    rule: str
+    owner_id: int | None
+    team_id: int | None
+
+
+def matches(rule: AssignmentRule, lead: Lead) -> bool:
+    if rule.countries and lead.country.upper() not in rule.countries:
+        return False
+    if rule.regions and lead.region.casefold() not in {r.casefold() for r in rule.regions}:
+        return False
+    if rule.postcodes and not any(span.contains(lead.postcode) for span in rule.postcode_ranges):
+        return False
+    if rule.channels and lead.channel not in rule.channels:
+        return False
+    return not (rule.product_lines and lead.product_line not in rule.product_lines)
+
+
+def choose(session: Session, settings: LeadsSettings, lead: Lead) -> Assignment | None:
+    """The owner and team the rules give ``lead``, or None when no rule matches. Moves the
+    round-robin pointer of the rule that matched, in the caller's transaction."""
+    for number, rule in enumerate(settings.assignment, start=1):
+        if matches(rule, lead):
+            return _apply(session, number, rule)
+    return None
+
+
+def _where(number: int, rule: AssignmentRule) -> str:
+    return f"[leads] assignment rule #{number} {rule.name!r}"
+
+
+def _apply(session: Session, number: int, rule: AssignmentRule) -> Assignment:
+    if rule.user:
+        user = session.scalar(select(User).where(User.login == rule.user))
+        if user is None or not user.active:
+            raise AssignmentError(
+                f"{_where(number, rule)} user: no active user {rule.user!r}; "
+                "fix the rule in accord.toml"
+            )
+        return Assignment(rule.name, user.id, user.team_id)
+    team = session.scalar(select(Team).where(Team.name == rule.team))
+    if team is None:
+        raise AssignmentError(
+            f"{_where(number, rule)} team: no team named {rule.team!r}; fix the rule in accord.toml"
+        )
+    query = select(User.id, User.login).where(User.team_id == team.id, User.active.is_(True))
+    if rule.users:
+        query = query.where(User.login.in_(rule.users))
+    members = [row.id for row in session.execute(query.order_by(User.id))]
+    if not members:
+        # Nobody to rotate among: the team owns the lead until its manager hands it out.
+        return Assignment(rule.name, None, team.id)
+    pointer = _pointer(session, rule.name)
+    after = pointer.last_user_id
+    chosen = next((member for member in members if after is None or member > after), members[0])
+    pointer.last_user_id = chosen
+    session.flush()
+    return Assignment(rule.name, chosen, team.id)
+
+
+def _pointer(session: Session, rule: str) -> AssignmentPointer:
+    query = select(AssignmentPointer).where(AssignmentPointer.rule == rule)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    pointer = session.scalar(query)
+    if pointer is None:
+        pointer = AssignmentPointer(rule=rule, last_user_id=None)
+        session.add(pointer)
+        session.flush()
+    return pointer

@@ -1,0 +1,419 @@
+"""The orders area's pages: an offer (its lines, approvals and steps, and a printable
+copy), a new offer or order, an order (availability, confirmation, parcels with tracking
+numbers and serials), and the shipping queue. Everything is read and written through the
+request's session; a step goes through the workflow engine, inside a savepoint, so that a
+refused step changes nothing and is told to the user."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from accord.api import (
+    AccessDeniedError,
+    AccordError,
+    Partner,
+    Principal,
+    TransitionError,
+    User,
+    runtime_of,
+)
+from accord.ui.site import flash, page
+
+from .models import Offer, OfferApproval, Order, Product, UnitTracking
+from .offers import LineInput, create_offer, decide, revise, submit
+from .ordering import ShipmentInput, UnitInput, confirm, create_order, order_from_offer, ship
+from .workflows import KIND_TITLES, OPEN_ORDER_STATES, role_title
+
+T = TypeVar("T")
+LINE_ROWS = 5
+QUEUE_SIZE = 200
+
+
+def session_of(request: Request) -> Session:
+    session: Session = request.state.session
+    return session
+
+
+def principal_of_request(request: Request) -> Principal:
+    principal: Principal = request.state.principal
+    return principal
+
+
+def found(session: Session, model: type[T], record_id: int, what: str) -> T:
+    record = session.get(model, record_id)
+    if record is None:
+        raise HTTPException(404, f"There is no such {what}, or you may not see it.")
+    return record
+
+
+def attempt(request: Request, work: Callable[[], Any], done: str) -> bool:
+    """Run ``work`` in a savepoint: on a refused step or bad input nothing of it stays,
+    and the user is told why; on success ``done`` is flashed."""
+    session = session_of(request)
+    try:
+        with session.begin_nested():
+            work()
+    except (TransitionError, AccordError, AccessDeniedError) as error:
+        reason = getattr(error, "reason", None) or str(error)
+        flash(request, reason, "error")
+        return False
+    flash(request, done)
+    return True
+
+
+def back(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+def decimal_of(raw: str, where: str, default: Decimal | None = None) -> Decimal | None:
+    text = raw.strip().replace(",", ".")
+    if not text:
+        return default
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise AccordError(f"{where}: {raw!r} is not a number") from None
+
+
+def lines_from_form(form: FormData) -> list[LineInput]:
+    """The filled rows of a new offer's or order's line table."""
+    lines: list[LineInput] = []
+    for row in range(1, LINE_ROWS + 1):
+        product = str(form.get(f"product_{row}", "")).strip()
+        description = str(form.get(f"description_{row}", "")).strip()
+        quantity_raw = str(form.get(f"quantity_{row}", ""))
+        if not (product or description):
+            continue
+        where = f"line {row}"
+        quantity = decimal_of(quantity_raw, f"{where}, quantity")
+        if quantity is None:
+            raise AccordError(f"{where}: give a quantity")
+        lines.append(
+            LineInput(
+                quantity=quantity,
+                product_id=int(product) if product.isdigit() else None,
+                description=description,
+                unit_price=decimal_of(str(form.get(f"price_{row}", "")), f"{where}, price"),
+                discount_percent=decimal_of(
+                    str(form.get(f"discount_{row}", "")), f"{where}, discount", Decimal("0")
+                )
+                or Decimal("0"),
+            )
+        )
+    if not lines:
+        raise AccordError("add at least one line: a product or a description with a price")
+    return lines
+
+
+# --- offers ---------------------------------------------------------------------------------
+
+
+def form_choices(session: Session) -> dict[str, Any]:
+    customers = session.execute(
+        select(Partner.id, Partner.name).order_by(Partner.name).limit(500)
+    ).all()
+    products = session.scalars(
+        select(Product).where(Product.active.is_(True)).order_by(Product.sku)
+    ).all()
+    return {"customers": customers, "products": products, "rows": range(1, LINE_ROWS + 1)}
+
+
+async def new_document(request: Request) -> Response:
+    kind = request.path_params["kind"]
+    if kind not in ("offer", "order"):
+        raise HTTPException(404)
+    session = session_of(request)
+    values: dict[str, Any] = {"kind": kind, "form": dict(request.query_params), "error": ""}
+    if request.method == "POST":
+        form = await request.form()
+        values["form"] = dict(form)
+
+        def make() -> int | None:
+            runtime = runtime_of(session)
+            try:
+                partner_id = int(str(form.get("partner_id", "")))
+            except ValueError:
+                values["error"] = "choose the customer"
+                return None
+            try:
+                with session.begin_nested():
+                    lines = lines_from_form(form)
+                    if kind == "offer":
+                        return create_offer(
+                            runtime,
+                            session,
+                            partner_id=partner_id,
+                            lines=lines,
+                            note=str(form.get("note", "")),
+                        ).id
+                    return create_order(runtime, session, partner_id=partner_id, lines=lines).id
+            except (AccordError, AccessDeniedError) as error:
+                values["error"] = str(error)
+                return None
+
+        made = await run_in_threadpool(make)
+        if made is not None:
+            flash(request, f"The {kind} is saved as a draft.")
+            return back(f"/orders/{kind}s/{made}")
+    values.update(await run_in_threadpool(form_choices, session))
+    status = 422 if values["error"] else 200
+    return page(request, "orders/new.html", values, status_code=status)
+
+
+def offer_values(request: Request, offer_id: int) -> dict[str, Any]:
+    session = session_of(request)
+    runtime = runtime_of(session)
+    offer = found(session, Offer, offer_id, "offer")
+    principal = principal_of_request(request)
+    customer = session.get(Partner, offer.partner_id)
+    approvals = [
+        {
+            "row": approval,
+            "kind": KIND_TITLES[approval.kind],
+            "role": role_title(approval.role),
+            "steps": {
+                step.name: step
+                for step in runtime.workflows.available(session, approval)
+                if approval.state == "pending"
+            },
+        }
+        for approval in offer.approvals
+    ]
+    steps = {step.name: step for step in runtime.workflows.available(session, offer)}
+    margin = offer.amount - offer.cost if offer.cost else None
+    return {
+        "offer": offer,
+        "customer": customer,
+        "approvals": approvals,
+        "steps": steps,
+        "margin": margin,
+        "order_id": session.scalar(select(Order.id).where(Order.offer_id == offer.id)),
+        "owner": session.get(User, offer.owner_id) if offer.owner_id else None,
+        "may_order": principal.can("orders.orders.write"),
+    }
+
+
+async def offer_page(request: Request) -> Response:
+    offer_id = int(request.path_params["offer_id"])
+    values = await run_in_threadpool(offer_values, request, offer_id)
+    return page(request, "orders/offer.html", values)
+
+
+async def offer_print(request: Request) -> Response:
+    offer_id = int(request.path_params["offer_id"])
+    values = await run_in_threadpool(offer_values, request, offer_id)
+    return page(request, "orders/offer_print.html", values)
+
+
+OFFER_STEPS = {"send": "sent", "accept": "accepted", "reject": "rejected"}
+
+
+async def offer_action(request: Request) -> Response:
+    offer_id = int(request.path_params["offer_id"])
+    action = request.path_params["action"]
+    form = await request.form()
+    session = session_of(request)
+    path = f"/orders/offers/{offer_id}"
+
+    def run() -> str | None:
+        runtime = runtime_of(session)
+        offer = found(session, Offer, offer_id, "offer")
+        made: list[int] = []
+        if action == "submit":
+            attempt(request, lambda: submit(runtime, session, offer), "Submitted for approval.")
+        elif action == "revise":
+            attempt(request, lambda: revise(runtime, session, offer), "Back to draft.")
+        elif action == "order":
+            done = attempt(
+                request,
+                lambda: made.append(order_from_offer(runtime, session, offer).id),
+                "The order is made; the back office confirms it.",
+            )
+            return f"/orders/orders/{made[0]}" if done else None
+        elif action in OFFER_STEPS:
+            inputs = {"reason": str(form.get("reason", ""))} if action == "reject" else {}
+            attempt(
+                request,
+                lambda: runtime.workflows.transition(session, offer, action, **inputs),
+                f"The offer is {OFFER_STEPS[action]}.",
+            )
+        else:
+            raise HTTPException(404)
+        return None
+
+    target = await run_in_threadpool(run)
+    return back(target or path)
+
+
+async def approval_action(request: Request) -> Response:
+    approval_id = int(request.path_params["approval_id"])
+    form = await request.form()
+    grant = form.get("decision") == "grant"
+    note = str(form.get("note", ""))
+    session = session_of(request)
+
+    def run() -> int:
+        approval = found(session, OfferApproval, approval_id, "approval")
+        attempt(
+            request,
+            lambda: decide(runtime_of(session), session, approval, grant=grant, note=note),
+            "Approval granted." if grant else "Approval refused; the salesperson revises it.",
+        )
+        return approval.offer_id
+
+    offer_id = await run_in_threadpool(run)
+    return back(f"/orders/offers/{offer_id}")
+
+
+# --- orders ---------------------------------------------------------------------------------
+
+
+def order_values(request: Request, order_id: int) -> dict[str, Any]:
+    session = session_of(request)
+    runtime = runtime_of(session)
+    order = found(session, Order, order_id, "order")
+    units = {
+        shipment.id: [unit for unit in shipment_units(session, shipment.id)]
+        for shipment in order.shipments
+    }
+    return {
+        "order": order,
+        "customer": session.get(Partner, order.partner_id),
+        "steps": {step.name: step for step in runtime.workflows.available(session, order)},
+        "units": units,
+        "margin": order.amount - order.cost,
+        "tracked": {
+            line.id: (line.product.tracking if line.product else UnitTracking.NONE)
+            for line in order.lines
+        },
+        "may_ship": principal_of_request(request).can("orders.orders.ship")
+        and order.state in OPEN_ORDER_STATES,
+    }
+
+
+def shipment_units(session: Session, shipment_id: int) -> list[Any]:
+    from .models import DeliveredUnit
+
+    return list(
+        session.scalars(
+            select(DeliveredUnit)
+            .where(DeliveredUnit.shipment_id == shipment_id)
+            .order_by(DeliveredUnit.id)
+        )
+    )
+
+
+async def order_page(request: Request) -> Response:
+    order_id = int(request.path_params["order_id"])
+    values = await run_in_threadpool(order_values, request, order_id)
+    return page(request, "orders/order.html", values)
+
+
+ORDER_STEPS = {"deliver": "delivered", "invoice": "invoiced", "cancel": "cancelled"}
+
+
+def parcel_from_form(order: Order, form: FormData) -> ShipmentInput:
+    quantities: dict[int, Decimal] = {}
+    units: dict[int, list[UnitInput]] = {}
+    for line in order.lines:
+        where = f"line {line.position} ({line.description})"
+        quantity = decimal_of(str(form.get(f"ship_{line.id}", "")), where, Decimal("0"))
+        assert quantity is not None
+        quantities[line.id] = quantity
+        given = [
+            text.strip()
+            for text in str(form.get(f"units_{line.id}", "")).replace(",", "\n").splitlines()
+            if text.strip()
+        ]
+        tracking = line.product.tracking if line.product else UnitTracking.NONE
+        if tracking == UnitTracking.SERIAL:
+            units[line.id] = [UnitInput(serial_number=value) for value in given]
+        elif tracking == UnitTracking.LICENCE:
+            units[line.id] = [UnitInput(licence_key=value) for value in given]
+    return ShipmentInput(
+        tracking_number=str(form.get("tracking_number", "")),
+        carrier=str(form.get("carrier", "")),
+        quantities=quantities,
+        units=units,
+    )
+
+
+async def order_action(request: Request) -> Response:
+    order_id = int(request.path_params["order_id"])
+    action = request.path_params["action"]
+    form = await request.form()
+    session = session_of(request)
+
+    def run() -> None:
+        runtime = runtime_of(session)
+        order = found(session, Order, order_id, "order")
+        if action == "confirm":
+            attempt(
+                request,
+                lambda: confirm(runtime, session, order),
+                "Confirmed: the order is in the shipping queue.",
+            )
+        elif action == "ship":
+            attempt(
+                request,
+                lambda: ship(runtime, session, order, parcel_from_form(order, form)),
+                "The parcel is recorded.",
+            )
+        elif action in ORDER_STEPS:
+            inputs = {"reason": str(form.get("reason", ""))} if action == "cancel" else {}
+            attempt(
+                request,
+                lambda: runtime.workflows.transition(session, order, action, **inputs),
+                f"The order is {ORDER_STEPS[action]}.",
+            )
+        else:
+            raise HTTPException(404)
+
+    await run_in_threadpool(run)
+    return back(f"/orders/orders/{order_id}")
+
+
+def queue_values(request: Request) -> dict[str, Any]:
+    """Confirmed orders still to ship, oldest first: what operations packs next."""
+    session = session_of(request)
+    rows = session.execute(
+        select(Order, Partner.name)
+        .join(Partner, Partner.id == Order.partner_id)
+        .where(Order.state.in_(OPEN_ORDER_STATES))
+        .order_by(Order.confirmed_at, Order.id)
+        .limit(QUEUE_SIZE + 1)
+    ).all()
+    return {"rows": rows[:QUEUE_SIZE], "more": len(rows) > QUEUE_SIZE}
+
+
+async def shipping_queue(request: Request) -> Response:
+    values = await run_in_threadpool(queue_values, request)
+    return page(request, "orders/queue.html", values)
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/new/{kind}", new_document, methods=["GET", "POST"], name="new"),
+        Route("/offers/{offer_id:int}", offer_page, name="offer"),
+        Route("/offers/{offer_id:int}/print", offer_print, name="offer_print"),
+        Route(
+            "/offers/{offer_id:int}/{action}", offer_action, methods=["POST"], name="offer_action"
+        ),
+        Route("/approvals/{approval_id:int}", approval_action, methods=["POST"], name="approval"),
+        Route("/orders/{order_id:int}", order_page, name="order"),
+        Route(
+            "/orders/{order_id:int}/{action}", order_action, methods=["POST"], name="order_action"
+        ),
+        Route("/queue", shipping_queue, name="queue"),
+    ]

@@ -1,0 +1,154 @@
+"""What people see: the customer page's credit, open invoices and aging panels, the
+dashboard's receivables tiles, and administration confirming a blocked order from the web
+with its reason while the back office cannot."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from accord.api import Partner, PartnerKind, Principal
+from accord.core.security import create_user
+from accord.plugins.collections.models import CreditLine, CreditOverride
+from accord.plugins.collections.receivables import create_invoice
+from accord.plugins.orders.api import LineInput, Order, Product, check_availability, create_order
+from accord.testing import run_jobs
+from accord.ui import create_app
+
+PASSWORD = "correct horse battery"
+TODAY = dt.datetime.now(dt.UTC).date()
+
+
+@pytest.fixture
+def accord_backend() -> str:
+    return "sqlite"  # the pages; the services run on both databases in the other modules
+
+
+@pytest.fixture
+def accord_plugins():
+    return ["orders", "collections"]
+
+
+@pytest.fixture
+def shop(accord_runtime, accord_db):
+    """Garda Srl (Sam's) with a 5,000.00 EUR line, owing 3,800.00 (not due) and 700.00
+    (40 days late); a draft order of 2,000.00 that the credit block stops."""
+    with accord_db.session(Principal.system("test")) as session:
+        users = {
+            login: create_user(session, login, PASSWORD, roles=roles)
+            for login, roles in {
+                "sam": ("salesperson",),
+                "sue": ("salesperson",),
+                "bea": ("back_office",),
+                "ada": ("administration", "back_office"),
+            }.items()
+        }
+        garda = Partner(kind=PartnerKind.COMPANY, name="Garda Srl", owner_id=users["sam"].id)
+        pump = Product(
+            sku="PUMP-100",
+            name="Pump 100",
+            product_line="Pumps",
+            list_price=Decimal("1000.00"),
+            stock=Decimal("100"),
+        )
+        session.add_all([garda, pump])
+        session.flush()
+        session.add(
+            CreditLine(
+                partner_id=garda.id,
+                credit_limit=Decimal("5000.00"),
+                rating="B",
+                rating_source="Creditreform",
+                rated_on=TODAY,
+            )
+        )
+        create_invoice(
+            session,
+            partner_id=garda.id,
+            number="INV-1",
+            amount="3800.00",
+            currency="EUR",
+            issue_date=TODAY - dt.timedelta(days=20),
+            due_date=TODAY + dt.timedelta(days=10),
+        )
+        create_invoice(
+            session,
+            partner_id=garda.id,
+            number="INV-2",
+            amount="700.00",
+            currency="EUR",
+            issue_date=TODAY - dt.timedelta(days=70),
+            due_date=TODAY - dt.timedelta(days=40),
+        )
+    with accord_db.session(accord_runtime.principal_for(users["sam"].id)) as session:
+        order = create_order(
+            accord_runtime,
+            session,
+            partner_id=garda.id,
+            lines=[LineInput(quantity=Decimal(2), product_id=pump.id)],
+        )
+        check_availability(accord_runtime, session, order)
+    return {"users": users, "garda": garda.id, "order": order.id}
+
+
+def browser(runtime, login: str) -> TestClient:
+    client = TestClient(create_app(runtime), follow_redirects=False)
+    client.get("/login")
+    response = client.post(
+        "/login",
+        data={"login": login, "password": PASSWORD, "csrftoken": client.cookies["csrftoken"]},
+    )
+    assert response.status_code == 303, response.text
+    return client
+
+
+def post(client: TestClient, path: str, **data: str):
+    return client.post(path, data={"csrftoken": client.cookies["csrftoken"], **data})
+
+
+def test_the_customer_page_shows_credit_open_invoices_and_aging(accord_runtime, shop):
+    page = browser(accord_runtime, "sam").get(f"/partners/{shop['garda']}")
+    assert page.status_code == 200, page.text
+    text = page.text
+    assert "5,000.00 EUR (own line)" in text
+    assert "4,500.00 EUR" in text  # open invoices
+    assert "500.00 EUR" in text  # available
+    assert "B (Creditreform" in text
+    assert "INV-2" in text
+    assert "40 days late" in text
+    assert "31-60 days" in text
+
+
+def test_another_salesperson_does_not_see_the_customer_receivables(accord_runtime, shop):
+    sue = browser(accord_runtime, "sue")
+    assert "INV-1" not in sue.get("/views/invoices").text
+    assert "INV-1" in browser(accord_runtime, "sam").get("/views/invoices").text
+
+
+def test_the_dashboard_shows_aging_dso_and_overdue_by_salesperson(accord_runtime, shop):
+    text = browser(accord_runtime, "ada").get("/").text
+    assert "Receivables by days past due" in text
+    assert "Days sales outstanding" in text
+    assert "Overdue by salesperson" in text
+    assert "700.00 EUR" in text
+
+
+def test_administration_confirms_a_blocked_order_with_its_reason(accord_runtime, shop):
+    path = f"/collections/orders/{shop['order']}/override"
+    refused = post(browser(accord_runtime, "bea"), path, credit_override="I know them")
+    assert refused.status_code == 422
+    assert "may not override the credit block" in refused.text
+    assert post(browser(accord_runtime, "ada"), path, credit_override="").status_code == 422
+
+    ada = browser(accord_runtime, "ada")
+    done = post(ada, path, credit_override="paid INV-2 by wire today")
+    assert done.status_code == 303, done.text
+    run_jobs(accord_runtime)
+    with accord_runtime.db.session(Principal.system("test")) as session:
+        assert session.get(Order, shop["order"]).state == "confirmed"
+        override = session.scalars(select(CreditOverride)).one()
+        assert override.reason == "paid INV-2 by wire today"
