@@ -6,12 +6,10 @@ not found) and change only through the workflow engine and the access layer."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from markupsafe import Markup
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -23,20 +21,18 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from accord.core.access import AccessDeniedError, Principal
-from accord.core.contributions import RecordPanel, RenderContext, Slot
+from accord.core.contributions import RenderContext
 from accord.core.security import User
 from accord.core.workflow import Available, WorkflowEngine
 from accord.ui.fields import humanize, label_column, record_label, shown
+from accord.ui.panels import render_slots
 from accord.ui.site import Site, flash
 from accord.ui.templating import wants_fragment
 from accord.ui.transitions import attempt, held_back
 from accord.ui.viewable import Viewable, view_of
 
-log = logging.getLogger("accord.ui")
-
 RECORD_BLOCK = "record"
 """The block of record/record.html that an htmx transition gets back."""
-PANEL_FAILED = "This panel could not be shown just now; the error has been logged."
 
 
 @dataclass(frozen=True)
@@ -48,13 +44,6 @@ class Shown:
     label: str
     text: str
     url: str | None = None
-
-
-@dataclass(frozen=True)
-class RenderedPanel:
-    panel: RecordPanel
-    html: Markup | None
-    """``None`` when the panel failed (it was logged)."""
 
 
 @dataclass(frozen=True)
@@ -95,25 +84,6 @@ def item_key(model: type[Any]) -> Any:
     return getattr(model, mapper.get_property_by_column(mapper.primary_key[0]).key)
 
 
-def render_panels(panels: Sequence[RecordPanel], context: RenderContext) -> list[RenderedPanel]:
-    """Each panel's HTML (escaped by the panel), or ``None`` for one that failed: it is
-    logged and the page says so politely, as the dashboard does for a broken tile."""
-    rendered = []
-    for panel in panels:
-        try:
-            # A savepoint: on PostgreSQL a failed statement would otherwise abort the
-            # whole transaction, and every panel after it with it.
-            with context.session.begin_nested():
-                html = panel.render(context)
-        except Exception:
-            log.exception("record panel %r failed on %s", panel.name, panel.model)
-            rendered.append(RenderedPanel(panel, None))
-            continue
-        if html.strip():  # a panel with nothing to say now (an alert) takes no room
-            rendered.append(RenderedPanel(panel, Markup(html)))
-    return rendered
-
-
 def step_permitted(
     workflows: WorkflowEngine, principal: Principal, actions: Sequence[Available]
 ) -> dict[str, bool]:
@@ -146,9 +116,7 @@ def routes(site: Site, items: Mapping[str, Viewable]) -> list[BaseRoute]:
         context = RenderContext(
             session=session, user=user, record=record, params=dict(request.query_params)
         )
-        slots: dict[Slot, list[RenderedPanel]] = {
-            slot: render_panels(panels, context) for slot, panels in item.panels.items()
-        }
+        slots = render_slots(item.panels, context)
         record_id = getattr(record, item.key.key)
         actions = workflows.available(session, record)
         writable = item.may(session, principal, record, "write")
@@ -284,4 +252,4 @@ def routes(site: Site, items: Mapping[str, Viewable]) -> list[BaseRoute]:
     ]
 
 
-__all__ = ["render_panels", "routes"]
+__all__ = ["routes"]

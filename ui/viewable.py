@@ -16,12 +16,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from accord.core.access import Principal
-from accord.core.contributions import ModelView, Operation, RecordPanel, Slot
+from accord.core.contributions import ModelView, Operation, RecordPanel
 from accord.core.errors import PluginError
 from accord.core.manager import AccordPluginManager
 from accord.core.workflow import WorkflowEngine
 from accord.ui.fields import Field, FieldError, humanize, resolve
 from accord.ui.lists import listed_models
+from accord.ui.panels import panels_for
 
 NOT_FOUND = "There is no such record, or you may not see it."
 
@@ -53,7 +54,8 @@ class Viewable:
     model: type[Any]
     sections: tuple[Section, ...]
     detail: tuple[DetailField, ...]
-    panels: Mapping[Slot, tuple[RecordPanel, ...]]
+    panels: tuple[RecordPanel, ...]
+    """The panels plugins add to the model's record pages, in their order."""
     workflow_fields: frozenset[str]
 
     @property
@@ -157,20 +159,14 @@ def viewables(pm: AccordPluginManager, workflows: WorkflowEngine) -> dict[str, V
     """Every plugin's model views with their forms and detail fields checked: a field that
     is not a column, a workflow's state in a form, or a reference to a model without a name
     refuses the app, naming plugin, view and field."""
-    panels: dict[str, dict[Slot, list[RecordPanel]]] = defaultdict(lambda: defaultdict(list))
-    for panel in pm.collect("accord_record_panels"):
-        panels[panel.model][panel.slot].append(panel)
     workflow_fields: dict[type[Any], set[str]] = defaultdict(set)
     for machine in workflows.machines.values():
         workflow_fields[machine.model].add(machine.workflow.state_field)
     found: dict[str, Viewable] = {}
     for name, listed in listed_models(pm).items():
         model = listed.model
-        by_slot = {
-            slot: tuple(sorted(items, key=lambda panel: (panel.order, panel.title)))
-            for slot, items in panels.get(listed.view.model, {}).items()
-        }
-        found[name] = _checked(listed.view, listed.owner, model, by_slot, workflow_fields[model])
+        panels = panels_for(pm, listed.view.model)
+        found[name] = _checked(listed.view, listed.owner, model, panels, workflow_fields[model])
     return found
 
 
@@ -178,7 +174,7 @@ def _checked(
     view: ModelView,
     owner: str,
     model: type[Any],
-    panels: Mapping[Slot, tuple[RecordPanel, ...]],
+    panels: tuple[RecordPanel, ...],
     state_fields: set[str],
 ) -> Viewable:
     table: Table = model.__table__
