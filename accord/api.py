@@ -8,6 +8,7 @@ from accord.core.access import AccessDeniedError, Principal, principal_of
 from accord.core.activities import Activity, ActivityKind, log_activity, timeline
 from accord.core.contributions import (
     AccessRule,
+    DashboardFilters,
     DashboardWidget,
     Event,
     EventSubscriber,
@@ -23,6 +24,7 @@ from accord.core.contributions import (
     MenuItem,
     ModelView,
     Permission,
+    ProductLines,
     RecordPanel,
     RenderContext,
     Role,
@@ -90,6 +92,7 @@ from accord.core.workflow import (
     WorkflowEngine,
     WorkflowMixin,
 )
+from accord.ui.charts import chart
 
 pass_runtime = click.make_pass_decorator(Runtime)
 """Decorates a plugin's click command so it receives the Runtime: settings, plugin manager
@@ -105,6 +108,7 @@ __all__ = [
     "AddressKind",
     "Available",
     "Base",
+    "DashboardFilters",
     "DashboardWidget",
     "DemoContext",
     "Event",
@@ -134,6 +138,7 @@ __all__ = [
     "Plugin",
     "PluginSettings",
     "Principal",
+    "ProductLines",
     "RecordPanel",
     "Refused",
     "RenderContext",
@@ -162,6 +167,7 @@ __all__ = [
     "WorkflowEngine",
     "WorkflowMixin",
     "Written",
+    "chart",
     "created_at",
     "emit",
     "emit_many",

@@ -6,6 +6,7 @@ duplicates and hand it to the part that uses it (security, workflow, UI, job run
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,14 +155,64 @@ class Schedule:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
+PeriodKind = Literal["month", "quarter", "year", "last_12_months", "custom"]
+
+
+@dataclass(frozen=True)
+class DashboardFilters:
+    """What the dashboard's filter bar asks for, checked, as every widget receives it.
+
+    ``start`` and ``end`` are the first and the last day of the period (both included);
+    ``start_at`` and ``end_at`` are the same period as UTC moments, ``end_at`` excluded,
+    for ``created_at >= start_at AND created_at < end_at``. ``team_id`` is the chosen team
+    or ``None`` for all; ``team_ids`` holds it and every team below it, the rows a widget
+    counts for that team. ``product_line`` is a value offered by a plugin's
+    :class:`ProductLines`, or ``None`` for all."""
+
+    period: PeriodKind
+    start: dt.date
+    end: dt.date
+    team_id: int | None = None
+    team_ids: frozenset[int] = frozenset()
+    product_line: str | None = None
+
+    @classmethod
+    def this_month(cls, today: dt.date | None = None) -> DashboardFilters:
+        day = today or dt.datetime.now(dt.UTC).date()
+        start = day.replace(day=1)
+        following = (start + dt.timedelta(days=32)).replace(day=1)
+        return cls("month", start, following - dt.timedelta(days=1))
+
+    @property
+    def start_at(self) -> dt.datetime:
+        return dt.datetime.combine(self.start, dt.time(), tzinfo=dt.UTC)
+
+    @property
+    def end_at(self) -> dt.datetime:
+        return dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+
+    def months(self) -> list[dt.date]:
+        """The first day of every month the period touches, oldest first: the buckets of
+        a per-month chart."""
+        first = self.start.replace(day=1)
+        months = []
+        while first <= self.end:
+            months.append(first)
+            first = (first + dt.timedelta(days=32)).replace(day=1)
+        return months
+
+
 @dataclass(frozen=True)
 class RenderContext:
-    """What a panel or a widget sees when it renders."""
+    """What a panel or a widget sees when it renders: the user's session (so it reads only
+    what the user may), the record of a record page, the request's query parameters and,
+    on the dashboard, the filters the user chose (this month and everything otherwise)."""
 
     session: Session
     user: User | None
     record: object | None = None
     params: dict[str, str] = field(default_factory=dict)
+    filters: DashboardFilters = field(default_factory=DashboardFilters.this_month)
 
 
 Render = Callable[[RenderContext], str]
@@ -203,6 +254,17 @@ class DashboardWidget:
     render: Render
     permission: str | None = None
     order: int = 100
+
+
+@dataclass(frozen=True)
+class ProductLines:
+    """Where the dashboard's product-line filter finds its choices: ``choices(session)``
+    returns ``(value, label)`` pairs, read through the user's session (product lines are
+    often data, such as the distinct lines of a product table). The chosen value reaches
+    every widget as ``context.filters.product_line``."""
+
+    name: str
+    choices: Callable[[Session], Sequence[tuple[str, str]]]
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         MenuItem,
         ModelView,
         Permission,
+        ProductLines,
         RecordPanel,
         Role,
         Schedule,
@@ -348,6 +349,25 @@ def accord_routes() -> Sequence[BaseRoute]:
 
 
 @hookspec
+def accord_public_routes() -> Sequence[BaseRoute]:
+    """Routes of this plugin that anyone may call without signing in, mounted under
+    ``/<plugin>`` beside its ``accord_routes``: a web form on the company's site posting a
+    lead, a carrier's webhook.
+
+    The app gives them no user, no unit of work and no CSRF check (the caller is another
+    site or a program, never a form of Accord's own): the route defends itself (a site key,
+    a signature, a honeypot, a rate limit) and opens its own unit of work with a system
+    principal, on ``request.state.runtime`` (the app's Runtime, set on every request).
+
+    Example::
+
+        @hookimpl
+        def accord_public_routes():
+            return [Route("/web/{site}", web_to_lead, methods=["POST"], name="web")]
+    """
+
+
+@hookspec
 def accord_template_folders() -> Sequence[Path]:
     """Folders of Jinja2 templates; a folder of a later plugin may override a template.
 
@@ -408,12 +428,36 @@ def accord_record_panels() -> Sequence[RecordPanel]:
 def accord_dashboard_widgets() -> Sequence[DashboardWidget]:
     """Tiles of the dashboard.
 
+    ``render`` gets a ``RenderContext`` with the user's session and ``filters``, the
+    period, team and product line the user chose (a ``DashboardFilters``); it returns
+    escaped HTML, e.g. from ``accord.api.chart``. Each tile renders in a savepoint: one
+    that fails is logged and shown as failed, the others still render.
+
     Example::
 
         @hookimpl
         def accord_dashboard_widgets():
             return [DashboardWidget("leads.by_channel", "Leads by channel",
                                     render=render_leads_by_channel)]
+    """
+
+
+@hookspec
+def accord_product_lines() -> Sequence[ProductLines]:
+    """Choices of the dashboard's product-line filter. ``choices(session)`` is called with
+    the user's session each time the dashboard is shown; the values of every plugin are
+    offered together, and a widget receives the chosen one as
+    ``context.filters.product_line`` (``None`` for all product lines).
+
+    Example::
+
+        def product_lines(session):
+            lines = session.scalars(select(Product.product_line).distinct())
+            return [(line, line.title()) for line in lines if line]
+
+        @hookimpl
+        def accord_product_lines():
+            return [ProductLines("orders.product_lines", choices=product_lines)]
     """
 
 

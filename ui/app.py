@@ -83,10 +83,15 @@ def create_app(runtime: Runtime, *, secure_cookies: bool | None = None) -> Starl
 
 
 def plugin_mounts(pm: AccordPluginManager) -> list[BaseRoute]:
-    """Each plugin's routes under ``/<plugin>``, named ``"<plugin>:<route>"``: route names
-    only need to be unique within their plugin's mount (``leads:index``, ``orders:index``)."""
+    """Each plugin's routes (public ones too) under ``/<plugin>``, named
+    ``"<plugin>:<route>"``: route names only need to be unique within their plugin's mount
+    (``leads:index``, ``orders:index``)."""
     by_plugin: dict[str, list[BaseRoute]] = defaultdict(list)
-    for owner, route in pm.collect_with_owner("accord_routes"):
+    contributed = [
+        *pm.collect_with_owner("accord_routes"),
+        *pm.collect_with_owner("accord_public_routes"),
+    ]
+    for owner, route in contributed:
         if owner in RESERVED:
             raise PluginError(
                 f"plugin {owner!r}: its routes would be mounted at /{owner}, which the web "

@@ -55,6 +55,9 @@ def csrf_protection(app: ASGIApp, site: Site) -> ASGIApp:
         app,
         signing_secret=site.runtime.settings.secret_key.get_secret_value(),
         always_protect=ALWAYS_PROTECTED,
+        # A plugin's public route is posted to by other sites and programs, which hold no
+        # token; it defends itself (accord_public_routes).
+        skip_if_scope=lambda scope: site.is_public(scope["path"]),
         cookie_secure=site.secure_cookies,
         cookie_samesite="Lax",
         send_csrf_failed=refuse,

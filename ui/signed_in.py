@@ -80,7 +80,8 @@ class SignedInMiddleware:
             await self.app(scope, receive, send)
             return
         scope[SITE_KEY] = self.site
-        if is_public(scope["path"]):
+        scope.setdefault("state", {})["runtime"] = self.site.runtime
+        if is_public(scope["path"]) or self.site.is_public(scope["path"]):
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)

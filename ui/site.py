@@ -4,6 +4,7 @@ and the dashboard widgets the plugins contribute, and the flash messages of a se
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,9 +12,11 @@ from typing import Any, Literal
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
+from starlette.routing import Route, compile_path
 
 from accord.core.access import Principal
 from accord.core.contributions import DashboardWidget, MenuItem
+from accord.core.errors import PluginError
 from accord.core.manager import AccordPluginManager
 from accord.core.runtime import Runtime
 from accord.ui.templating import FRAGMENT_BLOCK, Pages, wants_fragment
@@ -34,6 +37,8 @@ class Site:
     menu: tuple[MenuItem, ...] = ()
     widgets: tuple[DashboardWidget, ...] = ()
     secure_cookies: bool = False
+    public_paths: tuple[re.Pattern[str], ...] = ()
+    """The paths of the plugins' public routes (``accord_public_routes``)."""
 
     @classmethod
     def from_runtime(cls, runtime: Runtime, *, secure_cookies: bool = False) -> Site:
@@ -50,7 +55,12 @@ class Site:
             menu=tuple(menu),
             widgets=tuple(widgets),
             secure_cookies=secure_cookies,
+            public_paths=public_paths(pm),
         )
+
+    def is_public(self, path: str) -> bool:
+        """Whether ``path`` is one of a plugin's public routes: no sign-in, no CSRF check."""
+        return any(pattern.match(path) for pattern in self.public_paths)
 
     def menu_for(self, principal: Principal | None) -> list[MenuItem]:
         if principal is None:
@@ -100,6 +110,19 @@ class Site:
         if not wants_fragment(request) and "session" in request.scope:
             context["flashes"] = take_flashes(request)
         return self.pages.response(request, name, context, status_code, headers, fragment)
+
+
+def public_paths(pm: AccordPluginManager) -> tuple[re.Pattern[str], ...]:
+    """The full paths (``/<plugin><route path>``) of the plugins' public routes."""
+    patterns = []
+    for owner, route in pm.collect_with_owner("accord_public_routes"):
+        if not isinstance(route, Route):
+            raise PluginError(
+                f"plugin {owner!r}: accord_public_routes must return Starlette Route objects "
+                f"(a path each), got {route!r}"
+            )
+        patterns.append(compile_path(f"/{owner}{route.path}")[0])
+    return tuple(patterns)
 
 
 def template_folders(pm: AccordPluginManager) -> list[Path]:

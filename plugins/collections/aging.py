@@ -5,14 +5,14 @@ read, so each hat sees the figures of its own customers."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sqlalchemy import ColumnElement, Select, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from accord.api import Partner, User
+from accord.api import Partner, User, utcnow
 
 from .models import Invoice, InvoiceStatus, Money, Payment
 
@@ -58,9 +58,22 @@ def bucket_of(days_overdue: int) -> str:
     return "90+"
 
 
-def balances(as_of: dt.date) -> tuple[Select[int], ColumnElement[Decimal]]:
+def balances(
+    as_of: dt.date, *, replay_payments: bool = False
+) -> tuple[Select[int], ColumnElement[Decimal]]:
     """The invoices issued by ``as_of`` and not cancelled, joined with what was paid on
-    them by that date, and the expression of their balance then."""
+    them by that date, and the expression of their balance then.
+
+    From today on, every payment counts (none is dated in the future), so the open
+    invoices and their paid column answer, through the status index, whatever the number
+    of paid invoices; a past day replays the payments made by then (``replay_payments``
+    forces it)."""
+    if as_of >= utcnow().date() and not replay_payments:
+        balance = type_coerce(Invoice.amount - Invoice.paid, Money)
+        query = select(Invoice.id).where(
+            Invoice.status == InvoiceStatus.OPEN, Invoice.issue_date <= as_of
+        )
+        return query, balance
     paid = (
         select(Payment.invoice_id, func.sum(Payment.amount).label("paid"))
         .where(Payment.paid_on <= as_of)
@@ -99,11 +112,14 @@ def aging(
     *,
     partner_id: int | None = None,
     owner_id: int | None = None,
+    team_ids: Collection[int] | None = None,
     currency: str | None = None,
+    replay_payments: bool = False,
 ) -> Aging:
     """Open balances by bucket as of ``as_of``: payments dated after it do not count, nor
-    invoices issued after it. Narrow it to one customer, one owner or one currency."""
-    query, balance = balances(as_of)
+    invoices issued after it. Narrow it to one customer, one owner, the customers of some
+    teams or one currency."""
+    query, balance = balances(as_of, replay_payments=replay_payments)
     bucket = _bucket(as_of).label("bucket")
     total = type_coerce(func.sum(balance), Money)
     statement = query.with_only_columns(bucket, total).group_by(bucket)
@@ -111,23 +127,36 @@ def aging(
         statement = statement.where(Invoice.partner_id == partner_id)
     if currency is not None:
         statement = statement.where(Invoice.currency == currency)
+    if owner_id is not None or team_ids is not None:
+        statement = statement.join(Partner, Partner.id == Invoice.partner_id)
     if owner_id is not None:
-        statement = statement.join(Partner, Partner.id == Invoice.partner_id).where(
-            Partner.owner_id == owner_id
-        )
+        statement = statement.where(Partner.owner_id == owner_id)
+    if team_ids is not None:
+        statement = statement.where(Partner.team_id.in_(sorted(team_ids)))
     result = Aging()
     for name, amount in session.execute(statement):
         result.buckets[name] = (amount or ZERO).quantize(Decimal("0.01"))
     return result
 
 
-def receivables(session: Session, as_of: dt.date, *, currency: str | None = None) -> Decimal:
+def receivables(
+    session: Session,
+    as_of: dt.date,
+    *,
+    currency: str | None = None,
+    team_ids: Collection[int] | None = None,
+) -> Decimal:
     """Everything owed as of ``as_of``."""
-    return aging(session, as_of, currency=currency).total
+    return aging(session, as_of, currency=currency, team_ids=team_ids).total
 
 
 def sales(
-    session: Session, start: dt.date, end: dt.date, *, currency: str | None = None
+    session: Session,
+    start: dt.date,
+    end: dt.date,
+    *,
+    currency: str | None = None,
+    team_ids: Collection[int] | None = None,
 ) -> Decimal:
     """What was invoiced from ``start`` to ``end``, both included (cancelled invoices not)."""
     statement = select(type_coerce(func.sum(Invoice.amount), Money)).where(
@@ -137,24 +166,37 @@ def sales(
     )
     if currency is not None:
         statement = statement.where(Invoice.currency == currency)
+    if team_ids is not None:
+        statement = statement.join(Partner, Partner.id == Invoice.partner_id).where(
+            Partner.team_id.in_(sorted(team_ids))
+        )
     return session.scalar(statement) or ZERO
 
 
 def dso(
-    session: Session, as_of: dt.date, days: int, *, currency: str | None = None
+    session: Session,
+    as_of: dt.date,
+    days: int,
+    *,
+    currency: str | None = None,
+    team_ids: Collection[int] | None = None,
 ) -> Decimal | None:
     """Days sales outstanding: receivables as of ``as_of`` divided by the sales of the
     ``days`` days ending that day, times ``days``; None without sales in that period."""
     start = as_of - dt.timedelta(days=days - 1)
-    sold = sales(session, start, as_of, currency=currency)
+    sold = sales(session, start, as_of, currency=currency, team_ids=team_ids)
     if sold == 0:
         return None
-    owed = receivables(session, as_of, currency=currency)
+    owed = receivables(session, as_of, currency=currency, team_ids=team_ids)
     return (owed / sold * days).quantize(Decimal("0.1"))
 
 
 def overdue_by_salesperson(
-    session: Session, as_of: dt.date, *, currency: str | None = None
+    session: Session,
+    as_of: dt.date,
+    *,
+    currency: str | None = None,
+    team_ids: Collection[int] | None = None,
 ) -> Sequence[OverdueBySalesperson]:
     """Overdue balances per customer owner (salesperson, agent...), largest first."""
     query, balance = balances(as_of)
@@ -167,6 +209,8 @@ def overdue_by_salesperson(
     )
     if currency is not None:
         statement = statement.where(Invoice.currency == currency)
+    if team_ids is not None:
+        statement = statement.where(Partner.team_id.in_(sorted(team_ids)))
     rows = session.execute(statement).all()
     owners = [owner_id for owner_id, _, _ in rows if owner_id is not None]
     names: dict[int, str] = {}
@@ -180,7 +224,7 @@ def overdue_by_salesperson(
     found = [
         OverdueBySalesperson(
             owner_id=owner_id,
-            owner=names.get(owner_id, f"user #{owner_id}") if owner_id else "nobody",
+            owner=names.get(owner_id, f"user #{owner_id}") if owner_id else "no owner",
             invoices=count,
             amount=(amount or ZERO).quantize(Decimal("0.01")),
         )

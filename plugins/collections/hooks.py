@@ -29,7 +29,7 @@ from accord.api import (
     hookimpl,
 )
 
-from . import blocking, importers, override, views
+from . import blocking, forms, importers, override, views
 from .billing import DELIVERED, invoice_delivered_order
 from .cli import collections_cli
 from .demo import add_demo_data
@@ -121,7 +121,7 @@ def accord_cli_commands() -> Sequence[click.Command]:
 
 @hookimpl
 def accord_routes() -> Sequence[BaseRoute]:
-    return override.routes()
+    return [*override.routes(), *forms.routes()]
 
 
 @hookimpl

@@ -24,6 +24,7 @@ from accord.plugins.orders.api import Order
 
 from .blocking import CONFIRM, confirmation_block
 from .credit import OVERRIDE_INPUT
+from .forms import SWAP_REFUSALS
 from .security import OVERRIDE_BLOCK
 
 
@@ -38,11 +39,12 @@ def block_panel(session: Session, order: Order, principal: Principal, error: str
     if principal.can(OVERRIDE_BLOCK):
         form = Markup(
             '<form hx-post="/collections/orders/{id}/override" hx-target="closest .credit-block"'
-            ' hx-swap="outerHTML" method="post" action="/collections/orders/{id}/override">'
+            ' hx-swap="outerHTML" {swap} method="post"'
+            ' action="/collections/orders/{id}/override">'
             '<label for="credit-override-{id}">Confirm anyway, because</label>'
             '<textarea id="credit-override-{id}" name="{name}" required rows="2"></textarea>'
             '<button type="submit">Confirm despite the credit block</button></form>'
-        ).format(id=order.id, name=OVERRIDE_INPUT)
+        ).format(id=order.id, name=OVERRIDE_INPUT, swap=Markup(SWAP_REFUSALS))
     return str(
         Markup(
             '<div class="credit-block"><p><strong>Credit block:</strong> {}</p>{}{}</div>'

@@ -10,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from accord.api import AccordError, Partner
+from accord.api import AccordError, Partner, utcnow
 
 from .models import Invoice, InvoiceOrigin, InvoiceStatus, Payment
 
@@ -121,6 +121,11 @@ def register_payment(
         raise ReceivableError(
             f"{where}: paid on {paid_on.isoformat()}, before the invoice was issued "
             f"({invoice.issue_date.isoformat()})"
+        )
+    if paid_on > utcnow().date():
+        raise ReceivableError(
+            f"{where}: paid on {paid_on.isoformat()}, a day that has not come yet; record it "
+            "when the money is in"
         )
     payment = Payment(invoice_id=invoice.id, amount=value, paid_on=paid_on, reference=reference)
     session.add(payment)

@@ -18,10 +18,13 @@ from accord.api import (
     ModelView,
     RecordPanel,
     RenderContext,
+    chart,
+    principal_of,
     utcnow,
 )
 
 from .aging import BUCKETS, aging, dso, overdue_by_salesperson
+from .forms import credit_form, payment_form
 from .models import CreditLine, Invoice, InvoiceStatus
 from .receivables import money
 from .security import READ
@@ -92,8 +95,13 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, numeric:
     ).format(head, body)
 
 
-def render_credit(context: RenderContext) -> str:
-    """The customer's credit line, rating, what it owes and what is left of the line."""
+def _problem(problem: str) -> Markup:
+    return Markup('<p class="error" role="alert">{}</p>').format(problem) if problem else Markup("")
+
+
+def render_credit(context: RenderContext, problem: str = "") -> str:
+    """The customer's credit line, rating, what it owes and what is left of the line; the
+    form that changes them, for those who may."""
     partner_id = getattr(context.record, "id", None)
     if partner_id is None:
         return ""
@@ -115,14 +123,20 @@ def render_credit(context: RenderContext) -> str:
     if line is not None and line.rating:
         rated = f" ({line.rating_source}, {line.rated_on.isoformat()})" if line.rated_on else ""
         rows.append(("Rating", f"{line.rating}{rated}"))
+    facts = Markup('<dl class="facts">{}</dl>').format(
+        Markup("").join(Markup("<dt>{}</dt><dd>{}</dd>").format(k, v) for k, v in rows)
+    )
+    form = credit_form(partner_id, line, principal_of(context.session))
     return str(
-        Markup('<dl class="facts">{}</dl>').format(
-            Markup("").join(Markup("<dt>{}</dt><dd>{}</dd>").format(k, v) for k, v in rows)
+        Markup('<div class="collections-credit">{}{}{}</div>').format(
+            facts, _problem(problem), form
         )
     )
 
 
-def render_open_invoices(context: RenderContext) -> str:
+def render_open_invoices(context: RenderContext, problem: str = "") -> str:
+    """The customer's open invoices, oldest due first, each with a payment form for those
+    who may record payments."""
     partner_id = getattr(context.record, "id", None)
     if partner_id is None:
         return ""
@@ -133,8 +147,10 @@ def render_open_invoices(context: RenderContext) -> str:
         .order_by(Invoice.due_date, Invoice.id)
         .limit(OPEN_SHOWN + 1)
     ).all()
+    wrap = Markup('<div class="collections-invoices">{}{}</div>')
     if not invoices:
-        return str(Markup('<p class="empty">No open invoices.</p>'))
+        return str(wrap.format(_problem(problem), Markup('<p class="empty">No open invoices.</p>')))
+    principal = principal_of(context.session)
     rows = [
         (
             invoice.number,
@@ -143,6 +159,7 @@ def render_open_invoices(context: RenderContext) -> str:
             if invoice.due_date < today
             else "not due",
             f"{money(invoice.balance)} {invoice.currency}",
+            payment_form(invoice, principal),
         )
         for invoice in invoices[:OPEN_SHOWN]
     ]
@@ -151,7 +168,8 @@ def render_open_invoices(context: RenderContext) -> str:
         if len(invoices) > OPEN_SHOWN
         else Markup("")
     )
-    return str(_table(("Invoice", "Due", "", "Open"), rows, numeric=1) + more)
+    table = _table(("Invoice", "Due", "", "Open", ""), rows)
+    return str(wrap.format(_problem(problem), table + more))
 
 
 def render_partner_aging(context: RenderContext) -> str:
@@ -163,43 +181,83 @@ def render_partner_aging(context: RenderContext) -> str:
     return str(_aging_table(result.buckets, settings.currency))
 
 
+BUCKET_LABELS = {"current": "Not yet due", "90+": "Over 90 days"}
+
+
 def _aging_table(buckets: dict[str, Decimal], unit: str) -> Markup:
-    labels = {"current": "Not yet due", "90+": "Over 90 days"}
     rows = [
-        (labels.get(name, f"{name} days"), f"{money(buckets[name])} {unit}") for name in BUCKETS
+        (BUCKET_LABELS.get(name, f"{name} days"), f"{money(buckets[name])} {unit}")
+        for name in BUCKETS
     ]
     rows.append(("Total", f"{money(sum(buckets.values(), Decimal('0')))} {unit}"))
     return _table(("Days past due", "Open"), rows, numeric=1)
 
 
+def _as_of(context: RenderContext) -> dt.date:
+    """The last day of the chosen period, or today while the period runs."""
+    return min(context.filters.end, _today())
+
+
+def _teams(context: RenderContext) -> frozenset[int] | None:
+    return context.filters.team_ids if context.filters.team_id is not None else None
+
+
+def _euros(value: float) -> str:
+    return money(Decimal(str(value)))
+
+
 def render_aging_widget(context: RenderContext) -> str:
+    """Open receivables by days past due at the end of the period, for the chosen team."""
     settings = settings_of(context.session)
-    result = aging(context.session, _today(), currency=settings.currency)
-    return str(_aging_table(result.buckets, settings.currency))
+    as_of = _as_of(context)
+    result = aging(context.session, as_of, currency=settings.currency, team_ids=_teams(context))
+    labels = [BUCKET_LABELS.get(name, f"{name} days") for name in BUCKETS]
+    drawn = chart(
+        "bar",
+        labels,
+        {f"Open ({settings.currency})": [float(result.buckets[name]) for name in BUCKETS]},
+        title=f"Open receivables by days past due on {as_of.isoformat()}",
+        empty="Nothing is owed.",
+        value_format=_euros,
+    )
+    total = Markup('<p class="note">{} {} open on {}, {} {} overdue</p>').format(
+        money(result.total),
+        settings.currency,
+        as_of.isoformat(),
+        money(result.overdue),
+        settings.currency,
+    )
+    return str(drawn + total)
 
 
 def render_dso_widget(context: RenderContext) -> str:
+    """Receivables at the end of the period over the period's sales, in days."""
     settings = settings_of(context.session)
-    figure = dso(context.session, _today(), settings.dso_days, currency=settings.currency)
+    as_of = _as_of(context)
+    days = max((as_of - context.filters.start).days + 1, 1)
+    figure = dso(context.session, as_of, days, currency=settings.currency, team_ids=_teams(context))
     shown = f"{figure} days" if figure is not None else "no sales in the period"
     return str(
         Markup(
             '<p class="figure">{}</p>'
-            '<p class="note">Receivables over the sales of the last {} days</p>'
-        ).format(shown, settings.dso_days)
+            '<p class="note">Receivables on {} over the sales of the {} days before</p>'
+        ).format(shown, as_of.isoformat(), days)
     )
 
 
 def render_overdue_widget(context: RenderContext) -> str:
     settings = settings_of(context.session)
-    rows = overdue_by_salesperson(context.session, _today(), currency=settings.currency)
-    if not rows:
-        return str(Markup('<p class="empty">Nothing overdue.</p>'))
+    rows = overdue_by_salesperson(
+        context.session, _as_of(context), currency=settings.currency, team_ids=_teams(context)
+    )
     return str(
-        _table(
-            ("Salesperson", "Invoices", "Overdue"),
-            [(row.owner, row.invoices, f"{money(row.amount)} {settings.currency}") for row in rows],
-            numeric=2,
+        chart(
+            "bar",
+            [row.owner for row in rows],
+            {f"Overdue ({settings.currency})": [float(row.amount) for row in rows]},
+            title="Overdue receivables by salesperson",
+            empty="Nothing overdue.",
+            value_format=_euros,
         )
     )
 

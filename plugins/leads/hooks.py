@@ -5,12 +5,32 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from accord.api import AccessRule, Permission, PluginSettings, Role, Workflow, hookimpl
+from starlette.routing import BaseRoute, Route
 
-from . import scoring  # noqa: F401  (keeps scores current whenever a lead is written)
+from accord.api import (
+    AccessRule,
+    DashboardWidget,
+    MailTemplate,
+    MenuItem,
+    ModelView,
+    Permission,
+    PluginSettings,
+    RecordPanel,
+    Role,
+    SearchProvider,
+    Workflow,
+    hookimpl,
+)
+
+from . import (
+    actions,
+    scoring,  # noqa: F401  (keeps scores current whenever a lead is written)
+    views,
+)
 from .models import AssignmentPointer, Lead, LeadActivity, Opportunity
 from .security import ACCESS_RULES, PERMISSIONS, ROLES
 from .settings import LeadsSettings
+from .web import AUTO_REPLY_TEMPLATE, web_to_lead
 from .workflows import workflows
 
 
@@ -42,3 +62,43 @@ def accord_access_rules() -> Sequence[AccessRule]:
 @hookimpl
 def accord_workflows() -> Sequence[Workflow]:
     return workflows()
+
+
+@hookimpl
+def accord_routes() -> Sequence[BaseRoute]:
+    return actions.routes()
+
+
+@hookimpl
+def accord_public_routes() -> Sequence[BaseRoute]:
+    return [Route("/web/{site}", web_to_lead, methods=["POST"], name="web")]
+
+
+@hookimpl
+def accord_mail_templates() -> Sequence[MailTemplate]:
+    return [AUTO_REPLY_TEMPLATE]
+
+
+@hookimpl
+def accord_model_views() -> Sequence[ModelView]:
+    return views.model_views()
+
+
+@hookimpl
+def accord_menu_items() -> Sequence[MenuItem]:
+    return views.menu_items()
+
+
+@hookimpl
+def accord_search_providers() -> Sequence[SearchProvider]:
+    return views.search_providers()
+
+
+@hookimpl
+def accord_record_panels() -> Sequence[RecordPanel]:
+    return views.record_panels()
+
+
+@hookimpl
+def accord_dashboard_widgets() -> Sequence[DashboardWidget]:
+    return views.dashboard_widgets()

@@ -59,7 +59,11 @@ def recompute_score(session: Session, lead: Lead) -> int:
     return score
 
 
-def _rescore(mapper: Mapper[Any], connection: Any, lead: Lead) -> None:
+def _before_write(mapper: Mapper[Any], connection: Any, lead: Lead) -> None:
+    """Whatever wrote the lead (a form, an import, the service), its duplicate keys and its
+    score follow its fields."""
+    from .service import keys
+
     session = object_session(lead)
     if session is None:
         return
@@ -68,8 +72,9 @@ def _rescore(mapper: Mapper[Any], connection: Any, lead: Lead) -> None:
     except AccordError:  # a session of no runtime (a bare script): keep the score given
         return
     assert isinstance(settings, LeadsSettings)
+    keys(settings, lead)
     lead.score = score_of(settings, lead)
 
 
-event.listen(Lead, "before_insert", _rescore)
-event.listen(Lead, "before_update", _rescore)
+event.listen(Lead, "before_insert", _before_write)
+event.listen(Lead, "before_update", _before_write)

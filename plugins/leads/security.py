@@ -15,11 +15,26 @@ WRITE = "leads.write"
 CONVERT = "leads.convert"
 MERGE = "leads.merge"
 
+SELLERS = ("salesperson", "agent", "distributor", "export_manager", "sales_manager")
 PERMISSIONS = [
-    Permission(READ, "See leads, opportunities and the pipeline"),
-    Permission(WRITE, "Create and work leads and opportunities"),
-    Permission(CONVERT, "Convert a qualified lead into a customer and an opportunity"),
-    Permission(MERGE, "Merge duplicate leads"),
+    Permission(
+        READ,
+        "See leads, opportunities and the pipeline",
+        roles=(*SELLERS, "back_office", "marketing", "admin"),
+    ),
+    Permission(
+        WRITE, "Create and work leads and opportunities", roles=(*SELLERS, "back_office", "admin")
+    ),
+    Permission(
+        CONVERT,
+        "Convert a qualified lead into a customer and an opportunity",
+        roles=(*SELLERS, "back_office", "admin"),
+    ),
+    Permission(
+        MERGE,
+        "Merge duplicate leads",
+        roles=("export_manager", "sales_manager", "back_office", "admin"),
+    ),
 ]
 
 ROLES = [
@@ -32,10 +47,10 @@ ROLES = [
 
 ALL: tuple[Operation, ...] = ("read", "write", "create", "delete")
 CHANGE: tuple[Operation, ...] = ("read", "write", "create")
-# The kernel's roles (salesperson, agent, back office...) hold only the kernel's
-# permissions, so the transitions ask for none by default: the access rows below decide who
-# may change a lead, and [leads] qualifying_roles who qualifies it. A company that wants a
-# permission on a step names it: [workflows."leads.lead".convert] permission = "leads.convert".
+# The access rows below decide which leads a hat sees and changes; the permissions above
+# which steps it may take on them (converting, merging), and [leads] qualifying_roles who
+# qualifies. A company changes either in accord.toml ([access."leads.<row>"],
+# [roles.<role>] permissions, [workflows."leads.lead".<step>] permission).
 
 
 def _rows(model: str, prefix: str) -> list[AccessRule]:

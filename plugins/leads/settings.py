@@ -141,6 +141,13 @@ class WebSite(Strict):
     redirect: str = Field("", description="Where a browser goes after the form (a full URL).")
     auto_reply: bool = True
 
+    @field_validator("redirect")
+    @classmethod
+    def _redirect(cls, value: str) -> str:
+        if value and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{value!r}: give a full address, e.g. 'https://example.com/thanks'")
+        return value
+
 
 def _default_scoring() -> tuple[ScoreRule, ...]:
     return (

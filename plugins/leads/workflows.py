@@ -65,13 +65,13 @@ def converted_by_the_service(
     # The step itself only records the conversion; the customer and the opportunity are made
     # by convert_lead, which links them first.
     if getattr(record, "partner_id", None) is None:
-        return "convert it from the lead's page: that creates the customer and the opportunity"
+        return "fill in the conversion form: it creates the customer and the opportunity"
     return None
 
 
 def merged_by_the_service(session: Session, record: Any, inputs: Mapping[str, Any]) -> str | None:
     if getattr(record, "merged_into_id", None) is None:
-        return "merge it from the duplicates of the lead it goes into"
+        return "merge it from the duplicates panel of the lead it goes into"
     return None
 
 
@@ -103,12 +103,14 @@ def workflows() -> list[Workflow]:
                     "convert",
                     ("qualified",),
                     "converted",
+                    permission="leads.convert",
                     guards=(Guard("leads.converted_by_service", converted_by_the_service),),
                 ),
                 Transition(
                     "merge",
                     (*OPEN_LEAD_STATES, "disqualified"),
                     "merged",
+                    permission="leads.merge",
                     guards=(Guard("leads.merged_by_service", merged_by_the_service),),
                 ),
             ),

@@ -11,12 +11,15 @@ from starlette.routing import BaseRoute, Route
 
 from accord.api import (
     AccessRule,
+    DashboardWidget,
+    DemoContext,
     EventSubscriber,
     MailTemplate,
     MenuItem,
     ModelView,
     Permission,
     PluginSettings,
+    ProductLines,
     RecordPanel,
     Role,
     SearchProvider,
@@ -25,6 +28,7 @@ from accord.api import (
     hookimpl,
 )
 
+from . import demo as orders_demo
 from . import (
     events,
     intake,
@@ -34,6 +38,7 @@ from . import (
     search,
     security,
     views,
+    widgets,
     workflows,
 )
 from .hookspecs import Availability
@@ -181,3 +186,18 @@ def accord_record_panels() -> Sequence[RecordPanel]:
             order=20,
         )
     ]
+
+
+@hookimpl
+def accord_demo(demo: DemoContext) -> None:
+    orders_demo.seed(demo)
+
+
+@hookimpl
+def accord_dashboard_widgets() -> Sequence[DashboardWidget]:
+    return widgets.dashboard_widgets()
+
+
+@hookimpl
+def accord_product_lines() -> Sequence[ProductLines]:
+    return widgets.product_line_choices()

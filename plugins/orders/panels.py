@@ -66,6 +66,13 @@ def render_customer_orders(context: RenderContext) -> str:
             f"<tbody>{rows}</tbody></table>"
         )
     parts.append(
+        "<form method='get' action='/orders/lookup' role='search' class='orders-panel__lookup'>"
+        f"<input type='hidden' name='partner_id' value='{partner.id}'>"
+        "<input type='search' name='q' aria-label='Find an order of this customer' "
+        "placeholder='Order, tracking, serial or licence…'>"
+        "<button type='submit'>Find</button></form>"
+    )
+    parts.append(
         f"<p><a href='/orders/new/offer?partner_id={partner.id}'>New offer</a> · "
         f"<a href='/orders/new/order?partner_id={partner.id}'>New order</a></p>"
     )

@@ -21,6 +21,13 @@ def _escaped(text: str) -> str:
 def find_orders(session: Session, text: str, limit: int) -> Sequence[SearchHit]:
     """Orders whose number starts with ``text``, or with a parcel, serial number or
     licence key that is ``text`` exactly (each an indexed lookup)."""
+    return lookup(session, text, min(limit, 5))
+
+
+def lookup(
+    session: Session, text: str, limit: int, partner_id: int | None = None
+) -> Sequence[SearchHit]:
+    """As :func:`find_orders`, optionally among one customer's orders only."""
     wanted = text.strip()
     prefix = _escaped(wanted) + "%"
     by_parcel = select(Shipment.order_id).where(Shipment.tracking_number == wanted)
@@ -40,8 +47,9 @@ def find_orders(session: Session, text: str, limit: int) -> Sequence[SearchHit]:
                 Order.id.in_(by_unit),
             )
         )
+        .where(*([Order.partner_id == partner_id] if partner_id is not None else []))
         .order_by(Order.id.desc())
-        .limit(min(limit, 5))
+        .limit(limit)
     ).all()
     hits = []
     for order, customer in rows:

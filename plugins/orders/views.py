@@ -6,6 +6,7 @@ refused step changes nothing and is told to the user."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
@@ -33,7 +34,14 @@ from accord.ui.site import flash, page
 from .models import Offer, OfferApproval, Order, Product, UnitTracking
 from .offers import LineInput, create_offer, decide, revise, submit
 from .ordering import ShipmentInput, UnitInput, confirm, create_order, order_from_offer, ship
-from .workflows import KIND_TITLES, OPEN_ORDER_STATES, role_title
+from .workflows import (
+    AVAILABILITY_UNCHECKED,
+    KIND_TITLES,
+    NOT_AVAILABLE,
+    NOT_ROUTED,
+    OPEN_ORDER_STATES,
+    role_title,
+)
 
 T = TypeVar("T")
 LINE_ROWS = 5
@@ -191,6 +199,11 @@ def offer_values(request: Request, offer_id: int) -> dict[str, Any]:
         for approval in offer.approvals
     ]
     steps = {step.name: step for step in runtime.workflows.available(session, offer)}
+    submit_step = steps.get("submit")
+    if submit_step is not None and submit_step.reason == NOT_ROUTED:
+        # This page's submit routes the offer first (offers.submit), which is what the
+        # guard waits for: only the other obstacles count here.
+        steps["submit"] = dataclasses.replace(submit_step, allowed=True, reason=None)
     margin = offer.amount - offer.cost if offer.cost else None
     return {
         "offer": offer,
@@ -287,10 +300,20 @@ def order_values(request: Request, order_id: int) -> dict[str, Any]:
         shipment.id: [unit for unit in shipment_units(session, shipment.id)]
         for shipment in order.shipments
     }
+    steps = {step.name: step for step in runtime.workflows.available(session, order)}
+    confirm_step = steps.get("confirm")
+    reason = confirm_step.reason if confirm_step is not None else None
+    if reason is not None and (
+        reason == AVAILABILITY_UNCHECKED or reason.startswith(NOT_AVAILABLE)
+    ):
+        # This page's confirm asks the availability provider again first; the answer it
+        # gets, not the last one, decides (and is shown if it blocks).
+        assert confirm_step is not None
+        steps["confirm"] = dataclasses.replace(confirm_step, allowed=True, reason=None)
     return {
         "order": order,
         "customer": session.get(Partner, order.partner_id),
-        "steps": {step.name: step for step in runtime.workflows.available(session, order)},
+        "steps": steps,
         "units": units,
         "margin": order.amount - order.cost,
         "tracked": {
@@ -402,6 +425,26 @@ async def shipping_queue(request: Request) -> Response:
     return page(request, "orders/queue.html", values)
 
 
+def lookup_values(request: Request) -> dict[str, Any]:
+    from .search import lookup
+
+    session = session_of(request)
+    text = request.query_params.get("q", "").strip()
+    raw_partner = request.query_params.get("partner_id", "")
+    partner = session.get(Partner, int(raw_partner)) if raw_partner.isdigit() else None
+    if raw_partner and partner is None:
+        raise HTTPException(404, "There is no such customer, or you may not see it.")
+    hits = lookup(session, text, 50, partner.id if partner else None) if len(text) >= 2 else []
+    return {"q": text, "partner": partner, "hits": hits}
+
+
+async def order_lookup(request: Request) -> Response:
+    """Customer service's lookup: an order by number, tracking number, serial number or
+    licence key, among all orders or one customer's (from the customer page)."""
+    values = await run_in_threadpool(lookup_values, request)
+    return page(request, "orders/lookup.html", values)
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route("/new/{kind}", new_document, methods=["GET", "POST"], name="new"),
@@ -416,4 +459,5 @@ def routes() -> list[BaseRoute]:
             "/orders/{order_id:int}/{action}", order_action, methods=["POST"], name="order_action"
         ),
         Route("/queue", shipping_queue, name="queue"),
+        Route("/lookup", order_lookup, name="lookup"),
     ]

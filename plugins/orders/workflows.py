@@ -97,8 +97,11 @@ def offer_is_routed(session: Session, offer: Offer, inputs: Mapping[str, Any]) -
     """The lines were routed to their approvers as they are now (``submit_offer`` routes
     them with the company's policy; an unchanged offer keeps its routing)."""
     if offer.routed_fingerprint != offer_fingerprint(session, offer.id):
-        return "submit it from the offer's page, which routes it to its approvers"
+        return NOT_ROUTED
     return None
+
+
+NOT_ROUTED = "submit it from the offer's page, which routes it to its approvers"
 
 
 def approvals_granted(session: Session, offer: Offer, inputs: Mapping[str, Any]) -> str | None:
@@ -143,7 +146,7 @@ def order_has_lines(session: Session, order: Order, inputs: Mapping[str, Any]) -
 
 def availability_confirmed(session: Session, order: Order, inputs: Mapping[str, Any]) -> str | None:
     if order.availability_checked_at is None:
-        return "check availability first"
+        return AVAILABILITY_UNCHECKED
     short = session.execute(
         select(OrderLine.sku, OrderLine.description).where(
             OrderLine.order_id == order.id, OrderLine.available.is_not(True)
@@ -159,7 +162,11 @@ def availability_confirmed(session: Session, order: Order, inputs: Mapping[str, 
         f"{description} ({notes[sku]})" if sku in notes else description
         for sku, description in short
     ]
-    return "not available: " + ", ".join(parts)
+    return NOT_AVAILABLE + ", ".join(parts)
+
+
+AVAILABILITY_UNCHECKED = "check availability first"
+NOT_AVAILABLE = "not available: "
 
 
 def _shipped(session: Session, order: Order) -> tuple[int, int]:

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from accord.plugins.collections.aging import aging, bucket_of, dso, overdue_by_salesperson
-from accord.plugins.collections.receivables import register_payment
+from accord.plugins.collections.receivables import ReceivableError, register_payment
 
 D = dt.date
 AS_OF = D(2026, 6, 30)
@@ -110,3 +110,38 @@ def test_overdue_by_salesperson(accord_session, ledger):
 def test_a_salesperson_sees_the_aging_of_own_customers_only(accord_as, ledger):
     with accord_as(ledger["sam"]) as session:
         assert aging(session, AS_OF).total == Decimal("1550.00")
+
+
+def test_today_from_open_invoices_equals_the_payments_replayed(
+    accord_session, make_customer, make_invoice
+):
+    today = dt.datetime.now(dt.UTC).date()
+    alpine = make_customer("Alpine Srl")
+    days = (0, 20, 45, 75, 120)
+    for number, late in enumerate(days, start=1):
+        invoice = make_invoice(
+            alpine,
+            f"{number}00.00",
+            today - dt.timedelta(days=late + 30),
+            today - dt.timedelta(days=late),
+        )
+        register_payment(accord_session, invoice.id, "50.00", today - dt.timedelta(days=late))
+    paid = make_invoice(alpine, "80.00", today - dt.timedelta(days=10), today)
+    register_payment(accord_session, paid.id, "80.00", today)
+    accord_session.commit()
+    quick = aging(accord_session, today)
+    assert quick == aging(accord_session, today, replay_payments=True)
+    assert amounts(quick) == {
+        "current": "50.00",
+        "1-30": "150.00",
+        "31-60": "250.00",
+        "61-90": "350.00",
+        "90+": "450.00",
+    }
+
+
+def test_a_payment_dated_in_the_future_is_refused(accord_session, make_customer, make_invoice):
+    today = dt.datetime.now(dt.UTC).date()
+    invoice = make_invoice(make_customer("Alpine Srl"), "100.00", today, today)
+    with pytest.raises(ReceivableError, match="a day that has not come yet"):
+        register_payment(accord_session, invoice.id, "10.00", today + dt.timedelta(days=1))

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from accord.api import Partner, PartnerKind, Principal
-from accord.core.security import create_user
-from accord.plugins.collections.models import CreditLine, CreditOverride
+from accord.api import Partner, PartnerKind, Principal, TeamKind
+from accord.core.security import create_team, create_user
+from accord.plugins.collections.models import CreditLine, CreditOverride, Invoice
 from accord.plugins.collections.receivables import create_invoice
 from accord.plugins.orders.api import LineInput, Order, Product, check_availability, create_order
 from accord.testing import run_jobs
@@ -137,6 +137,18 @@ def test_the_dashboard_shows_aging_dso_and_overdue_by_salesperson(accord_runtime
     assert "700.00 EUR" in text
 
 
+def test_the_dashboard_follows_the_team_filter(accord_runtime, shop):
+    with accord_runtime.db.session(Principal.system("test")) as session:
+        north = create_team(session, "North", TeamKind.DIRECT_SALES)
+        south = create_team(session, "South", TeamKind.DIRECT_SALES)
+        session.get(Partner, shop["garda"]).team_id = north.id
+    ada = browser(accord_runtime, "ada")
+    assert "700.00 EUR overdue" in ada.get(f"/?team={north.id}").text
+    other = ada.get(f"/?team={south.id}").text
+    assert "Nothing is owed." in other
+    assert "Nothing overdue." in other
+
+
 def test_administration_confirms_a_blocked_order_with_its_reason(accord_runtime, shop):
     path = f"/collections/orders/{shop['order']}/override"
     refused = post(browser(accord_runtime, "bea"), path, credit_override="I know them")
@@ -152,3 +164,59 @@ def test_administration_confirms_a_blocked_order_with_its_reason(accord_runtime,
         assert session.get(Order, shop["order"]).state == "confirmed"
         override = session.scalars(select(CreditOverride)).one()
         assert override.reason == "paid INV-2 by wire today"
+
+
+def invoice_id(runtime, number: str) -> int:
+    with runtime.db.session(Principal.system("test")) as session:
+        return session.scalars(select(Invoice.id).where(Invoice.number == number)).one()
+
+
+def test_administration_records_a_payment_from_the_customer_page(accord_runtime, shop):
+    ada = browser(accord_runtime, "ada")
+    assert "Record payment" in ada.get(f"/partners/{shop['garda']}").text
+    assert (
+        "Record payment"
+        not in browser(accord_runtime, "sam").get(f"/partners/{shop['garda']}").text
+    )
+    path = f"/collections/invoices/{invoice_id(accord_runtime, 'INV-2')}/payments"
+    htmx = {"HX-Request": "true", "X-CSRFToken": ada.cookies["csrftoken"]}
+    today = TODAY.isoformat()
+
+    over = ada.post(path, data={"amount": "700.01", "paid_on": today}, headers=htmx)
+    assert over.status_code == 422
+    assert "700.01 EUR is more than the 700.00 EUR left to pay" in over.text
+    bad_day = ada.post(path, data={"amount": "100", "paid_on": "yesterday"}, headers=htmx)
+    assert bad_day.status_code == 422
+    assert "Paid on: &#39;yesterday&#39; is not a date" in bad_day.text
+
+    paid = ada.post(path, data={"amount": "700.00", "paid_on": today}, headers=htmx)
+    assert paid.status_code == 200, paid.text
+    assert "INV-2" not in paid.text
+    assert "INV-1" in paid.text
+    with accord_runtime.db.session(Principal.system("test")) as session:
+        assert session.get(Invoice, invoice_id(accord_runtime, "INV-2")).status == "paid"
+
+
+def test_a_salesperson_cannot_record_payments(accord_runtime, shop):
+    sam = browser(accord_runtime, "sam")
+    path = f"/collections/invoices/{invoice_id(accord_runtime, 'INV-2')}/payments"
+    answer = post(sam, path, amount="700.00", paid_on=TODAY.isoformat())
+    assert answer.status_code == 422
+    assert "may not" in answer.text
+    with accord_runtime.db.session(Principal.system("test")) as session:
+        assert session.get(Invoice, invoice_id(accord_runtime, "INV-2")).paid == Decimal("0.00")
+
+
+def test_administration_sets_the_credit_line_and_rating(accord_runtime, shop):
+    path = f"/collections/partners/{shop['garda']}/credit"
+    refused = post(browser(accord_runtime, "sam"), path, credit_limit="99999", rating="A")
+    assert refused.status_code == 422
+    assert "may not set credit lines" in refused.text
+    ada = browser(accord_runtime, "ada")
+    wrong = post(ada, path, credit_limit="lots", rating="A")
+    assert wrong.status_code == 422
+    assert "Credit line: &#39;lots&#39; is not an amount" in wrong.text
+    assert post(ada, path, credit_limit="8,000.00", rating="A").status_code == 303
+    page = ada.get(f"/partners/{shop['garda']}").text
+    assert "8,000.00 EUR (own line)" in page
+    assert "A (manual" in page

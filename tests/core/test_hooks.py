@@ -6,6 +6,7 @@ no ``test_hook_<name>`` here."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import textwrap
 from pathlib import Path
@@ -20,6 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from accord.api import (
+    DashboardFilters,
     Event,
     MenuItem,
     Partner,
@@ -357,6 +359,20 @@ def test_hook_routes(accord_runtime: Runtime) -> None:
 
 
 @sqlite_only
+def test_hook_public_routes(accord_runtime: Runtime) -> None:
+    from starlette.testclient import TestClient
+
+    from accord.ui import create_app
+
+    client = TestClient(create_app(accord_runtime), follow_redirects=False)
+    public = client.get("/dummy/greeting")
+    assert public.status_code == 200
+    assert public.json() == {"greeting": "Hello"}
+    # The plugin's other routes still need a signed-in user.
+    assert client.get("/dummy/hello").status_code == 303
+
+
+@sqlite_only
 def test_hook_template_folders(accord_runtime: Runtime) -> None:
     [folder] = accord_runtime.pm.collect("accord_template_folders")
 
@@ -411,6 +427,37 @@ def test_hook_dashboard_widgets(accord_runtime: Runtime, accord_session: Session
     html = widget.render(RenderContext(accord_session, None))
 
     assert html == "<p><strong>2</strong> notes</p>"
+
+
+def test_hook_dashboard_widgets_draw_charts_for_the_chosen_period(
+    accord_runtime: Runtime, accord_session: Session
+) -> None:
+    widget = by_name(accord_runtime.pm.collect("accord_dashboard_widgets"), "dummy.notes_by_state")
+    partner = customer(accord_session)
+    dummy_note(accord_session, partner, "one")
+    dummy_note(accord_session, partner, "two", state="published")
+    this_month = DashboardFilters.this_month()
+    long_ago = DashboardFilters("custom", dt.date(2001, 1, 1), dt.date(2001, 12, 31))
+
+    html = widget.render(RenderContext(accord_session, None, filters=this_month))
+    empty = widget.render(RenderContext(accord_session, None, filters=long_ago))
+
+    assert "<svg" in html
+    assert (
+        'aria-label="Bar chart: Notes written in the period, by state. Draft 1, Published 1, '
+        in html
+    )
+    assert '<tr><th scope="row">Withdrawn</th><td>0</td></tr>' in html
+    assert empty == '<p class="chart__empty">No notes were written in this period.</p>'
+
+
+def test_hook_product_lines(accord_runtime: Runtime, accord_session: Session) -> None:
+    source = by_name(accord_runtime.pm.collect("accord_product_lines"), "dummy.product_lines")
+
+    assert source.choices(accord_session) == [
+        ("dummy.machines", "Machines"),
+        ("dummy.spares", "Spare parts"),
+    ]
 
 
 def test_hook_search_providers(accord_runtime: Runtime, accord_session: Session) -> None:

@@ -175,3 +175,72 @@ def test_the_customer_page_shows_its_orders_and_margins(company: Company) -> Non
     assert f"href='{order_path}'" in page
     assert "2,000.00 EUR" in page  # the order
     assert "800.00" in page  # its margin: 2 x (1000 - 600)
+
+
+def test_the_dashboard_shows_sales_by_product_line_and_follows_its_filter(
+    company: Company,
+) -> None:
+    sam = browser(company, "sam")
+    response = post(
+        sam,
+        "/orders/new/order",
+        partner_id=str(company.customer_id),
+        product_1=str(company.products["PUMP-100"]),
+        quantity_1="2",
+        product_2=str(company.products["CTRL-7"]),
+        quantity_2="1",
+    )
+    bea = browser(company, "bea")
+    post(bea, response.headers["location"] + "/confirm")
+    mia = browser(company, "mia")
+    page = mia.get("/", params={"period": "year"}).text
+    tile = page.split('id="widget-orders-sales_by_product_line"')[1].split("</article>")[0]
+    assert "Pumps" in tile
+    assert "Controls" in tile
+    assert "2,000" in tile  # sales of pumps
+    assert "800" in tile  # their margin
+    only_pumps = mia.get("/", params={"period": "year", "product_line": "Pumps"}).text
+    tile = only_pumps.split('id="widget-orders-sales_by_product_line"')[1].split("</article>")[0]
+    assert "Controls" not in tile
+    assert '<option value="Software"' in only_pumps  # the filter offers every product line
+    margins = page.split('id="widget-orders-margins"')[1].split("</article>")[0]
+    assert "<strong>950</strong> margin on 2,250 sales: 42.2 %" in margins  # 800 + 150
+
+
+def test_a_salesperson_sees_no_sales_tiles(company: Company) -> None:
+    page = browser(company, "sam").get("/").text
+    assert "widget-orders-sales_by_product_line" not in page
+
+
+def test_customer_service_finds_an_order_by_serial_from_the_customer_page(
+    company: Company,
+) -> None:
+    sam = browser(company, "sam")
+    response = post(
+        sam,
+        "/orders/new/order",
+        partner_id=str(company.customer_id),
+        product_1=str(company.products["CTRL-7"]),
+        quantity_1="2",
+    )
+    order_path = response.headers["location"]
+    bea = browser(company, "bea")
+    post(bea, f"{order_path}/confirm")
+    with company.system() as session:
+        order = session.get(Order, int(order_path.rsplit("/", 1)[1]))
+        assert order is not None
+        line_id, number = order.lines[0].id, order.number
+    post(
+        bea,
+        f"{order_path}/ship",
+        tracking_number="GLS-77",
+        **{f"ship_{line_id}": "2", f"units_{line_id}": "C7-A1\nC7-A2"},
+    )
+    assert "action='/orders/lookup'" in bea.get(f"/partners/{company.customer_id}").text
+    found = bea.get("/orders/lookup", params={"partner_id": company.customer_id, "q": "C7-A2"})
+    assert f"Order {number}" in found.text
+    assert "serial C7-A2" in found.text
+    in_search = bea.get("/search", params={"q": "C7-A1"}).text
+    assert f"Order {number}" in in_search
+    nothing = bea.get("/orders/lookup", params={"partner_id": company.customer_id, "q": "ZZ-9"})
+    assert "No order matches ZZ-9." in nothing.text

@@ -14,7 +14,7 @@ import click
 from sqlalchemy import ColumnElement, delete, func, select, true
 from sqlalchemy.orm import Session
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from accord.api import (
@@ -38,6 +38,7 @@ from accord.api import (
     Permission,
     PluginSettings,
     Principal,
+    ProductLines,
     RecordPanel,
     Refused,
     RenderContext,
@@ -51,6 +52,7 @@ from accord.api import (
     Transition,
     Workflow,
     Written,
+    chart,
     hookimpl,
     import_parsers,
     log_activity,
@@ -307,6 +309,21 @@ def accord_routes() -> Sequence[BaseRoute]:
 # end docs
 
 
+# docs: accord_public_routes
+async def greeting(request: Request) -> JSONResponse:
+    # Public: no user is signed in; the app's runtime is on request.state.
+    settings = request.state.runtime.settings.section("dummy")
+    return JSONResponse({"greeting": settings.greeting})
+
+
+@hookimpl
+def accord_public_routes() -> Sequence[BaseRoute]:
+    return [Route("/greeting", greeting, name="greeting")]
+
+
+# end docs
+
+
 # docs: accord_template_folders
 @hookimpl
 def accord_template_folders() -> Sequence[Path]:
@@ -383,13 +400,53 @@ def render_note_count(context: RenderContext) -> str:
     return f"<p><strong>{count}</strong> notes</p>"
 
 
+def render_notes_by_state(context: RenderContext) -> str:
+    period = context.filters  # what the dashboard's filter bar asks for
+    counts = dict(
+        context.session.execute(
+            select(DummyNote.state, func.count())
+            .where(DummyNote.created_at >= period.start_at, DummyNote.created_at < period.end_at)
+            .group_by(DummyNote.state)
+        ).all()
+    )
+    states = ["draft", "published", "withdrawn"]
+    return chart(
+        "bar",
+        labels=[state.title() for state in states],
+        series={"Notes": [counts.get(state, 0) for state in states]},
+        title="Notes written in the period, by state",
+        empty="No notes were written in this period.",
+    )
+
+
 @hookimpl
 def accord_dashboard_widgets() -> Sequence[DashboardWidget]:
     return [
         DashboardWidget(
             "dummy.note_count", "Notes", render=render_note_count, permission="dummy.notes.read"
-        )
+        ),
+        DashboardWidget(
+            "dummy.notes_by_state",
+            "Notes by state",
+            render=render_notes_by_state,
+            permission="dummy.notes.read",
+        ),
     ]
+
+
+# end docs
+
+
+# docs: accord_product_lines
+def product_lines(session: Session) -> Sequence[tuple[str, str]]:
+    # A fixed list here; a plugin whose products carry their line reads them from its
+    # table through the user's session.
+    return [("dummy.machines", "Machines"), ("dummy.spares", "Spare parts")]
+
+
+@hookimpl
+def accord_product_lines() -> Sequence[ProductLines]:
+    return [ProductLines("dummy.product_lines", choices=product_lines)]
 
 
 # end docs
