@@ -511,3 +511,49 @@ def test_kinds_and_requirement_come_from_the_column(column, kind, required) -> N
 )
 def test_submitted_text_becomes_a_typed_value_or_a_message(column, sent, value, problem) -> None:
     assert parse(resolve(FormField("x"), column, None), [sent]) == (value, problem)
+
+
+# --- the example of the plugin guide ------------------------------------------------------
+
+
+def documented_contacts_plugin() -> object:
+    """The plugin that docs/plugin-development.md shows, as written."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    guide = (Path(__file__).parents[2] / "docs" / "plugin-development.md").read_text()
+    section = guide.split("## Lists, record pages and forms", 1)[1].split("\n## ", 1)[0]
+    [code] = re.findall(r"^```python\n(.*?)^```$", section, re.MULTILINE | re.DOTALL)
+    namespace: dict[str, object] = {}
+    exec(compile(code, "docs/plugin-development.md", "exec"), namespace)
+    return SimpleNamespace(accord_model_views=namespace["accord_model_views"])
+
+
+def test_the_contacts_form_of_the_plugin_guide_works_as_documented(
+    world, accord_runtime, make_client, accord_db
+):
+    accord_runtime.pm.register(documented_contacts_plugin(), name="acme_contacts")
+    client = signed_in(make_client, "sam")
+    contact = {"name": "Wile E. Coyote", "email": "info@acme.example", "phone": "+1 555 0199"}
+    with accord_db.session(SYSTEM) as session:
+        session.get_one(Partner, world.acme).email = "info@acme.example"
+
+    alone = post(client, "/views/acme_contacts/new", **contact)
+    assert alone.status_code == 422
+    assert message_of(alone.text, "company_id") == "A contact works for a company: pick it."
+
+    taken = post(client, "/views/acme_contacts/new", company_id=str(world.acme), **contact)
+    assert taken.status_code == 422
+    assert message_of(taken.text, "email") == "This is already the e-mail of Acme."
+
+    contact["email"] = "wile@acme.example"
+    made = post(client, "/views/acme_contacts/new", company_id=str(world.acme), **contact)
+    assert made.status_code == 303, made.text
+    page = client.get(made.headers["location"])
+    assert "Wile E. Coyote was created." in page.text
+    assert re.search(
+        r'data-field="company_id">\s*<dt>Works for</dt>\s*<dd><a href="/partners/', page.text
+    )
+    with accord_db.session(SYSTEM) as session:
+        wile = session.scalars(select(Partner).where(Partner.name == "Wile E. Coyote")).one()
+        assert (wile.kind, wile.company_id, wile.owner_id) == ("person", world.acme, world.sam)
