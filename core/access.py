@@ -20,10 +20,22 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, cast, get_args
 
 from sqlalchemy import ColumnElement, Select, and_, event, false, inspect, or_, select
-from sqlalchemy.orm import Mapper, ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.orm import (
+    Mapper,
+    MapperProperty,
+    ORMExecuteState,
+    RelationshipProperty,
+    Session,
+    configure_mappers,
+    with_loader_criteria,
+)
 from sqlalchemy.orm.interfaces import ORMOption
-from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.orm.strategy_options import Load
+from sqlalchemy.orm.util import LoaderCriteriaOption
+from sqlalchemy.sql.elements import ClauseElement, ColumnClause
+from sqlalchemy.sql.selectable import FromClause, SelectBase, TableClause, _MemoizedSelectEntities
 from sqlalchemy.sql.util import find_tables
+from sqlalchemy.sql.visitors import HasTraverseInternals, InternalTraversal
 
 from accord.core.contributions import AccessRule, Operation, Scope
 from accord.core.contributions import Role as RoleSpec
@@ -147,7 +159,7 @@ class AccessPolicy:
         self._decisions: dict[tuple[frozenset[str], str, Operation], Decision] = {}
         # SQL expressions are immutable: built once per principal, reused by every session.
         self._conditions: dict[tuple[Principal, str, Operation], ColumnElement[bool] | None] = {}
-        self._read_options: dict[tuple[Principal, int], tuple[ORMOption, ...]] = {}
+        self._read_options: dict[tuple[Principal, Mapper[Any]], ORMOption | None] = {}
         for rule in self.rules:
             self._check_rule(rule)
 
@@ -280,11 +292,10 @@ class AccessPolicy:
         team_ids: frozenset[int] = frozenset()
         if user.team_id is not None:
             teams = Team.__table__.c
-            path = connection.scalar(select(teams.path).where(teams.id == user.team_id))
-            if path is not None:
-                team_ids = frozenset(
-                    connection.scalars(select(teams.id).where(teams.path.startswith(path)))
-                )
+            path = select(teams.path).where(teams.id == user.team_id).scalar_subquery()
+            team_ids = frozenset(
+                connection.scalars(select(teams.id).where(teams.path.startswith(path)))
+            )
         return self.principal(
             user_id=user.id, login=user.login, roles=roles, team_id=user.team_id, team_ids=team_ids
         )
@@ -353,23 +364,30 @@ class AccessPolicy:
         condition = self._conditions[key] = self._criteria(principal, model, operation, depth=0)
         return condition
 
-    def read_options(self, principal: Principal) -> tuple[ORMOption, ...]:
-        """The loader criteria that filter every protected model for ``principal``."""
-        mappers = protected_mappers()
-        key = (principal, len(mappers))  # a model declared later makes a new entry
-        found = self._read_options.get(key)
-        if found is None:
-            if len(self._read_options) > _CACHE_LIMIT:
-                self._read_options.clear()
-            options = []
-            for mapper in mappers:
+    def read_options(
+        self, principal: Principal, mappers: Iterable[Mapper[Any]] | None = None
+    ) -> tuple[ORMOption, ...]:
+        """The loader criteria that filter ``mappers`` (every protected model when not
+        given) for ``principal``: one per model, made once and reused by every statement."""
+        everything = protected_mappers()
+        wanted = everything if mappers is None else mappers
+        options = []
+        for mapper in wanted:
+            key = (principal, mapper)
+            try:
+                option = self._read_options[key]
+            except KeyError:
+                if len(self._read_options) > _CACHE_LIMIT:
+                    self._read_options.clear()
                 condition = self.criteria(principal, mapper.class_, "read")
-                if condition is not None:
-                    options.append(
-                        with_loader_criteria(mapper.class_, condition, include_aliases=True)
-                    )
-            found = self._read_options[key] = tuple(options)
-        return found
+                option = self._read_options[key] = (
+                    None
+                    if condition is None
+                    else with_loader_criteria(mapper.class_, condition, include_aliases=True)
+                )
+            if option is not None:
+                options.append(option)
+        return tuple(options)
 
     def _criteria(
         self, principal: Principal, model: type[Any], operation: Operation, depth: int
@@ -496,19 +514,256 @@ def install_access() -> None:
 
 
 def protected_mappers() -> list[Mapper[Any]]:
-    global _PROTECTED
+    return _index().mappers
+
+
+@dataclass(frozen=True)
+class _MapperIndex:
+    """The protected mappers of the process, by table, and what loading each one can
+    load along with it in the same statement."""
+
+    mappers: list[Mapper[Any]]
+    by_table: dict[str, tuple[Mapper[Any], ...]]
+    along: dict[Mapper[Any], frozenset[Mapper[Any]]]
+
+
+_INDEX: _MapperIndex | None = None
+
+
+@event.listens_for(Mapper, "instrument_class")
+def _forget_index(mapper: Mapper[Any], class_: type[Any]) -> None:
+    """A model declared later (a plugin imported late, a test's model) joins the index."""
+    global _INDEX
+    _INDEX = None
+
+
+_EMITS_ITS_OWN_SELECT: Final = frozenset({"select", True, "dynamic", "write_only", "noload"})
+"""Relationship strategies that load in a statement of their own (which this listener sees
+and filters), or not at all; any other (joined, select-in, subquery...) is counted as loaded
+with its parent's statement."""
+
+
+def _index() -> _MapperIndex:
+    global _INDEX
+    if _INDEX is not None:
+        return _INDEX
+    configure_mappers()
     everything = Base.registry.mappers
-    if _PROTECTED is None or _PROTECTED[0] != len(everything):
-        _PROTECTED = (len(everything), [m for m in everything if is_protected(m.class_)])
-    return _PROTECTED[1]
+    mappers = [m for m in everything if is_protected(m.class_)]
+    by_table: dict[str, list[Mapper[Any]]] = {}
+    for mapper in mappers:
+        for table in mapper.tables:
+            by_table.setdefault(str(table.name), []).append(mapper)
+    tables = {name: tuple(found) for name, found in by_table.items()}
+
+    def neighbours(mapper: Mapper[Any]) -> set[Mapper[Any]]:
+        # Its inheritance family, what it eagerly loads by its mapping, and the tables its
+        # column expressions (column_property subqueries) read.
+        near: set[Mapper[Any]] = {*mapper.self_and_descendants, *mapper.iterate_to_root()}
+        for relationship in mapper.relationships:
+            if relationship.lazy not in _EMITS_ITS_OWN_SELECT:
+                near |= _relationship_mappers(relationship, tables)
+        for column in mapper.columns:
+            near |= _mappers_in(column, tables)
+        return near
+
+    along: dict[Mapper[Any], frozenset[Mapper[Any]]] = {}
+    for mapper in everything:  # an unprotected model may eagerly load a protected one
+        seen = {mapper}
+        todo = [mapper]
+        while todo:
+            for other in neighbours(todo.pop()):
+                if other not in seen:
+                    seen.add(other)
+                    todo.append(other)
+        along[mapper] = frozenset(m for m in seen if is_protected(m.class_))
+    index = _MapperIndex(mappers, tables, along)
+    _INDEX = index
+    return index
 
 
-_PROTECTED: tuple[int, list[Mapper[Any]]] | None = None
+def _relationship_mappers(
+    relationship: RelationshipProperty[Any], tables: Mapping[str, tuple[Mapper[Any], ...]]
+) -> set[Mapper[Any]]:
+    found = {relationship.mapper, relationship.parent}
+    for part in (relationship.secondary, relationship.primaryjoin, relationship.secondaryjoin):
+        if part is not None:
+            found |= _mappers_in(part, tables)
+    return found
 
 
-def _read_options(principal: Principal | None) -> tuple[ORMOption, ...]:
-    if principal is not None and principal.policy is not None:
-        return principal.policy.read_options(principal)
+def _mappers_in(element: Any, tables: Mapping[str, tuple[Mapper[Any], ...]]) -> set[Mapper[Any]]:
+    """The protected mappers of the tables ``element`` names (Core only, no ORM)."""
+    return {
+        mapper
+        for table in find_tables(element, check_columns=True, include_aliases=True)
+        for mapper in tables.get(str(table.name), ())
+    }
+
+
+_Plan = tuple[tuple[str, str], ...]
+_PLANS: dict[type[Any], _Plan | None] = {}
+_KINDS: Final = {
+    getattr(InternalTraversal, name): kind
+    for name, kind in (
+        ("dp_clauseelement", "one"),
+        ("dp_clauseelement_list", "many"),
+        ("dp_clauseelement_tuple", "many"),
+        ("dp_clauseelement_unordered_set", "many"),
+        ("dp_fromclause_ordered_set", "many"),
+        ("dp_memoized_select_entities", "many"),
+        ("dp_clauseelement_tuples", "tuples"),
+        ("dp_string_clauseelement_dict", "values"),
+        ("dp_setup_join_tuple", "joins"),
+        ("dp_dml_ordered_values", "other"),
+        ("dp_dml_values", "other"),
+        ("dp_dml_multi_values", "other"),
+    )
+    if hasattr(InternalTraversal, name)
+}
+
+
+def _plan(cls: type[Any]) -> _Plan | None:
+    """Where ``get_children()`` finds the children of a ``cls``, read from its traversal
+    internals; ``None`` when the class answers otherwise (then it is asked)."""
+    # Select adds the FROM objects of its columns and criteria, which the walk reaches
+    # through them anyway.
+    if not issubclass(cls, Select) and (
+        getattr(cls, "get_children", None) is not HasTraverseInternals.get_children
+    ):
+        return None
+    plan = []
+    for name, traversal in getattr(cls, "_traverse_internals", ()):
+        kind = _KINDS.get(traversal)
+        if kind == "other":
+            return None
+        if kind is not None:
+            plan.append((name, kind))
+    return tuple(plan)
+
+
+def _add_children(element: Any, todo: list[Any]) -> None:
+    """``todo.extend(element.get_children())``, without the generic dispatch: the walk
+    above runs for every statement a user session sends."""
+    if isinstance(element, ColumnClause):  # the common case, in short
+        if element.table is not None:
+            todo.append(element.table)
+        return
+    cls = type(element)
+    try:
+        plan = _PLANS[cls]
+    except KeyError:
+        plan = _PLANS[cls] = _plan(cls)
+    if plan is None:
+        todo.extend(element.get_children())
+        return
+    for name, kind in plan:
+        value = getattr(element, name)
+        if value is None:
+            continue
+        if kind == "one":
+            todo.append(value)
+        elif kind == "many":
+            todo.extend(value)
+        elif kind == "tuples":
+            for values in value:
+                todo.extend(values)
+        elif kind == "values":
+            todo.extend(value.values())
+        else:  # joins: (target, onclause, from, flags)
+            for join in value:
+                for part in join[:3]:
+                    if part is None or isinstance(part, str):
+                        continue
+                    while hasattr(part, "__clause_element__") and not getattr(
+                        part, "is_clause_element", False
+                    ):
+                        part = part.__clause_element__()
+                    todo.append(part)
+
+
+@dataclass(frozen=True)
+class Reads:
+    """What a SELECT can read of the protected models."""
+
+    mappers: frozenset[Mapper[Any]]
+    """Its entities and columns, every table it names (joins, subqueries, EXISTS, aliases),
+    the targets of its relationship joins and loader options, and what those load along
+    by their mapping."""
+    alone: Mapper[Any] | None
+    """The one model it reads when it reads it from its own table, once, in a single SELECT
+    without joins, subqueries or loader options: then a WHERE filters it exactly as the
+    loader criteria would, at a fraction of their cost."""
+
+
+def statement_reads(statement: object) -> Reads | None:
+    """What ``statement`` can read; ``None`` when it cannot tell (not a SELECT, a wildcard
+    or unknown option): then the caller must assume every protected model."""
+    if not isinstance(statement, Select):
+        return None
+    index = _index()
+    found: set[Mapper[Any]] = set()
+    tables: set[str] = set()
+    nested = False
+    seen: set[int] = set()
+    todo: list[Any] = [statement]
+    while todo:
+        element = todo.pop()
+        if id(element) in seen:
+            continue
+        seen.add(id(element))
+        if isinstance(element, TableClause):  # a table's columns name nothing more
+            tables.add(str(element.name))
+            found.update(index.by_table.get(str(element.name), ()))
+            continue
+        annotations = element._annotations
+        if annotations:
+            for key in ("parentmapper", "parententity"):
+                entity = getattr(annotations.get(key), "mapper", None)
+                if isinstance(entity, Mapper):
+                    found.add(entity)
+        if isinstance(element, (Select, _MemoizedSelectEntities)):
+            nested = nested or element is not statement
+            for join in element._setup_joins:
+                nested = True
+                for part in join[:3]:
+                    relationship = getattr(part, "property", None)
+                    if isinstance(relationship, RelationshipProperty):
+                        found |= _relationship_mappers(relationship, index.by_table)
+            for option in getattr(element, "_with_options", ()):
+                if isinstance(option, LoaderCriteriaOption):
+                    continue
+                if not isinstance(option, Load):
+                    return None
+                nested = True
+                for load in option.context:
+                    for step in load.path.path:
+                        if isinstance(step, RelationshipProperty):
+                            found |= _relationship_mappers(step, index.by_table)
+                        elif isinstance(getattr(step, "mapper", None), Mapper):
+                            found.add(step.mapper)  # type: ignore[union-attr]
+                        elif not isinstance(step, MapperProperty):
+                            return None  # a wildcard: every relationship of the entity
+        elif isinstance(element, (FromClause, SelectBase)):  # an alias, subquery, join...
+            nested = True
+        _add_children(element, todo)
+    mappers = frozenset(
+        loaded for mapper in found if mapper in index.along for loaded in index.along[mapper]
+    )
+    alone = None
+    if not nested and len(mappers) == 1 and len(tables) == 1:
+        (mapper,) = mappers
+        if (
+            mapper in found
+            and mapper.inherits is None
+            and not mapper.polymorphic_map
+            and {str(mapper.local_table.name)} == tables  # type: ignore[attr-defined]
+        ):
+            alone = mapper
+    return Reads(mappers, alone)
+
+
+def _nobody_options() -> tuple[ORMOption, ...]:
     # No principal: nothing protected can be read, even through a join or a subquery.
     mappers = protected_mappers()
     global _NOBODY_OPTIONS
@@ -521,6 +776,23 @@ def _read_options(principal: Principal | None) -> tuple[ORMOption, ...]:
 
 
 _NOBODY_OPTIONS: tuple[int, tuple[ORMOption, ...]] | None = None
+
+
+def readable(statement: Any, principal: Principal | None) -> Any:
+    """``statement`` (an ORM SELECT) as a session of ``principal`` sends it: filtered to the
+    rows the principal may read of every protected model it can read. A statement on one
+    model from its own table gets a WHERE; any other, a loader criterion per protected model
+    it can reach (every one when that cannot be told)."""
+    if principal is None or principal.policy is None:
+        return statement.options(*_nobody_options())
+    if principal.is_system:
+        return statement
+    reads = statement_reads(statement)
+    if reads is not None and reads.alone is not None:
+        condition = principal.policy.criteria(principal, reads.alone.class_, "read")
+        return statement if condition is None else statement.where(condition)
+    options = principal.policy.read_options(principal, reads.mappers if reads else None)
+    return statement.options(*options) if options else statement
 
 
 def _filter_statement(state: ORMExecuteState) -> None:
@@ -540,9 +812,7 @@ def _filter_statement(state: ORMExecuteState) -> None:
                         f"reading {mapper.class_.__tablename__}: this session has no principal; "
                         "open it with db.session(principal=...)"
                     )
-        options = _read_options(principal)
-        if options:
-            state.statement = state.statement.options(*options)
+        state.statement = readable(state.statement, principal)
         return
     target = state.bind_mapper
     if target is None or not is_protected(target.class_):
@@ -700,4 +970,5 @@ __all__ = [
     "Principal",
     "install_access",
     "principal_of",
+    "readable",
 ]

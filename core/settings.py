@@ -115,6 +115,9 @@ class WebSettings(BaseModel):
     login_attempts_per_address: int = Field(
         20, ge=1, le=10000, description="Sign-in attempts per client address and minute."
     )
+    import_max_megabytes: int = Field(
+        20, ge=1, le=1000, description="The largest file the import pages accept, in MB."
+    )
 
 
 class MailSettings(BaseModel):

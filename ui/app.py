@@ -20,7 +20,7 @@ from starlette.staticfiles import StaticFiles
 from accord.core.errors import PluginError
 from accord.core.manager import AccordPluginManager
 from accord.core.runtime import Runtime
-from accord.ui import auth, boards, forms, lists, partners, records, search, views
+from accord.ui import auth, boards, forms, imports, lists, partners, records, search, views
 from accord.ui.csrf import csrf_protection
 from accord.ui.errors import handlers
 from accord.ui.signed_in import SignedInMiddleware
@@ -31,7 +31,17 @@ UI_STATIC = Path(__file__).parent / "static"
 SESSION_COOKIE = "accord_session"
 # First path segments the app itself answers; a plugin of that name could not be mounted.
 RESERVED = frozenset(
-    {"static", "login", "logout", "account", "views", "search", "boards", "partners"}
+    {
+        "static",
+        "login",
+        "logout",
+        "account",
+        "views",
+        "search",
+        "boards",
+        "partners",
+        "imports",
+    }
 )
 
 
@@ -58,6 +68,7 @@ def create_app(runtime: Runtime, *, secure_cookies: bool | None = None) -> Starl
         *boards.routes(site),
         *search.routes(site),
         *partners.routes(site),
+        *imports.routes(site),
         Mount("/static/accord", StaticFiles(directory=UI_STATIC), name="static"),
         *static_mounts(runtime.pm),
         *plugin_mounts(runtime.pm),

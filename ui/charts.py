@@ -11,12 +11,22 @@ its tile, so a phone gets the same chart as a desktop.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, get_args
 
 import pygal  # type: ignore[import-untyped]
 from markupsafe import Markup
 from pygal.style import Style  # type: ignore[import-untyped]
+
+# pygal appends to sys.meta_path a finder of the old kind (find_module, no find_spec) for
+# its map plugins, which Accord does not use. Importers that ask every finder for a spec,
+# such as pytest's importlib mode loading a conftest, fail on it: take it out again.
+sys.meta_path[:] = [
+    finder
+    for finder in sys.meta_path
+    if hasattr(finder, "find_spec") or not type(finder).__module__.startswith("pygal")
+]
 
 ChartKind = Literal["bar", "line", "pie", "doughnut"]
 Number = int | float
@@ -116,10 +126,11 @@ def _svg(
         "js": [],  # no script from elsewhere: the chart is a plain picture
         "disable_xml_declaration": True,
         "explicit_size": False,
-        "width": 560,
-        "height": 300,
+        "width": 440,
+        "height": 260,
         "margin": 8,
-        "legend_at_bottom": True,
+        # pygal leaves no room under a pie for a one-line legend: pies keep it at the side.
+        "legend_at_bottom": kind not in ("pie", "doughnut"),
         "legend_at_bottom_columns": 3,
         "value_formatter": lambda value: "" if value is None else fmt(value),
         "truncate_legend": 30,
@@ -143,9 +154,25 @@ def _svg(
             **options,
         )
         drawing.x_labels = list(labels)
+        ticks = whole_ticks([value for values in series.values() for value in values])
+        if ticks:
+            drawing.y_labels = ticks
         for name, values in series.items():
             drawing.add(name, list(values))
     return str(drawing.render(is_unicode=True))
+
+
+def whole_ticks(values: Sequence[Value]) -> list[int]:
+    """Axis marks at round whole numbers when every value is a whole number of at least
+    zero (counts: no "1.60 customers"); empty otherwise, leaving pygal's own marks."""
+    given = [value for value in values if value is not None]
+    if not given or any(value < 0 or value != int(value) for value in given):
+        return []
+    top = int(max(given))
+    rough = max(1, math.ceil(top / 5))
+    magnitude = 10 ** int(math.log10(rough))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= rough)
+    return list(range(0, top + step, step))
 
 
 def _description(

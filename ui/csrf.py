@@ -15,7 +15,7 @@ from typing import Any
 
 from asgi_csrf import asgi_csrf  # type: ignore[import-untyped]
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from accord.ui.site import Site
 
@@ -51,7 +51,7 @@ def csrf_protection(app: ASGIApp, site: Site) -> ASGIApp:
 
         await response(scope, no_body, send)
 
-    wrapped: ASGIApp = asgi_csrf(
+    checked: ASGIApp = asgi_csrf(
         app,
         signing_secret=site.runtime.settings.secret_key.get_secret_value(),
         always_protect=ALWAYS_PROTECTED,
@@ -62,4 +62,20 @@ def csrf_protection(app: ASGIApp, site: Site) -> ASGIApp:
         cookie_samesite="Lax",
         send_csrf_failed=refuse,
     )
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        # asgi-csrf reads a multipart body's token with an API python-multipart no longer
+        # has (and fails with a 500); a multipart form (an upload) must send the token in
+        # the x-csrftoken header, as htmx does for every request of the layout.
+        if (
+            scope["type"] == "http"
+            and scope["method"] in ("POST", "PUT", "PATCH", "DELETE")
+            and dict(scope["headers"]).get(b"content-type", b"").startswith(b"multipart/")
+            and b"x-csrftoken" not in dict(scope["headers"])
+            and not dict(scope["headers"]).get(b"authorization", b"").startswith(b"Bearer ")
+        ):
+            await refuse(scope, send, "multipart form without the x-csrftoken header")
+            return
+        await checked(scope, receive, send)
+
     return wrapped

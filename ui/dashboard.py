@@ -47,6 +47,21 @@ class FilterBar:
     teams: tuple[TeamChoice, ...] = ()
     product_lines: tuple[tuple[str, str], ...] = ()
     problems: Mapping[str, str] = field(default_factory=dict)
+    typed: Mapping[str, str] = field(default_factory=dict)
+    """What the user typed in the custom period's fields when it could not be used, so
+    the bar shows it back beside its message (the tiles show the default meanwhile)."""
+
+    @property
+    def shown_period(self) -> str:
+        return "custom" if self.typed else self.filters.period
+
+    @property
+    def shown_from(self) -> str:
+        return self.typed.get("from", self.filters.start.isoformat())
+
+    @property
+    def shown_to(self) -> str:
+        return self.typed.get("to", self.filters.end.isoformat())
 
     def query(self) -> list[tuple[str, str]]:
         """The URL's query pairs of the filters in force."""
@@ -146,6 +161,7 @@ def parse_filters(
         problems["period"] = f"Period: unknown period {raw_period!r}; choose one of {choices}."
 
     start = end = None
+    typed: dict[str, str] = {}
     if period == "custom":
         raw_from, raw_to = (params.get("from") or "").strip(), (params.get("to") or "").strip()
         if not raw_from:
@@ -163,6 +179,7 @@ def parse_filters(
             problems["to"] = "To: a custom period spans at most five years."
         if {"from", "to"} & problems.keys():
             period, start, end = "month", None, None
+            typed = {"from": raw_from, "to": raw_to}
     if start is None or end is None:
         start, end = period_range(period, today)
 
@@ -188,4 +205,4 @@ def parse_filters(
             )
 
     filters = DashboardFilters(period, start, end, team_id, team_ids, product_line)
-    return FilterBar(filters, tuple(teams), tuple(product_lines), problems)
+    return FilterBar(filters, tuple(teams), tuple(product_lines), problems, typed)

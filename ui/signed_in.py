@@ -13,7 +13,6 @@ from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -175,18 +174,15 @@ class SignedInMiddleware:
         if not isinstance(user_id, int):
             return None, ""
         runtime = self.site.runtime
+        # One transaction reads the user and their roles and teams: what is checked is what
+        # the principal is made of.
         with runtime.db.session(Principal.system("sign-in")) as session:
-            row = session.execute(
-                select(User.password_hash, User.active).where(User.id == user_id)
-            ).first()
-        if row is None or not row.active:
-            return None, "Your account is no longer active."
-        secret = runtime.settings.secret_key.get_secret_value()
-        if not isinstance(version, str) or not hmac.compare_digest(
-            version, session_version(secret, row.password_hash)
-        ):
-            return None, "Your password was changed; please log in again."
-        try:
-            return runtime.principal_for(user_id), ""
-        except AccessDeniedError:  # deactivated between the two reads
-            return None, "Your account is no longer active."
+            user = session.get(User, user_id)
+            if user is None or not user.active:
+                return None, "Your account is no longer active."
+            secret = runtime.settings.secret_key.get_secret_value()
+            if not isinstance(version, str) or not hmac.compare_digest(
+                version, session_version(secret, user.password_hash)
+            ):
+                return None, "Your password was changed; please log in again."
+            return runtime.policy.principal_for(session, user), ""

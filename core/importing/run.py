@@ -236,10 +236,9 @@ def run_import(
     )
     good, errors = check_rows(importer, sheet, columns)
     report.errors.extend(errors)
-    if errors and not skip_bad_rows and not dry_run:
-        if progress is not None:
-            progress(report.rows, report.rows)
-        return report
+    # With bad rows in the all-or-nothing mode nothing is kept, but the good rows are still
+    # written and rolled back, so the report names every problem (the importer's own
+    # refusals too) and the user fixes the file once.
     savepoint = session.begin_nested()
     try:
         _write(session, importer, columns, good, report, progress)

@@ -66,6 +66,9 @@ class Invoice(TimestampMixin, Base):
         CheckConstraint("paid >= 0 AND paid <= amount", name="paid_within_amount"),
         # Open invoices by due date: aging, dunning and the list's default sort.
         Index("ix_collections_invoice_status_due", "status", "due_date", "id"),
+        # Today's aging: the open invoices issued by a day (without it, SQLite's planner
+        # walks every invoice issued by then, paid ones included: 0.9 s at 100k).
+        Index("ix_collections_invoice_status_issue", "status", "issue_date"),
         Index("ix_collections_invoice_partner_status", "partner_id", "status", "due_date"),
         Index("ix_collections_invoice_due_date", "due_date", "id"),
         Index("ix_collections_invoice_issue_date", "issue_date", "id"),

@@ -24,6 +24,7 @@ from .assignment import choose
 from .conversion import convert_lead
 from .merge import merge_leads
 from .models import Lead
+from .service import LeadInputError
 from .views import lead_path, render, render_conversion, render_duplicates
 from .workflows import leads_settings
 
@@ -51,6 +52,8 @@ def attempt(session: Session, work: Callable[[], Any]) -> str | None:
     try:
         with session.begin_nested():
             work()
+    except LeadInputError as error:
+        return str(error)  # names the field
     except (AccordError, AccessDeniedError) as error:
         return str(getattr(error, "reason", None) or error)
     return None

@@ -5,16 +5,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import click
+from sqlalchemy.orm import Session
 from starlette.routing import BaseRoute, Route
 
 from accord.api import (
     AccessRule,
     DashboardWidget,
+    DemoContext,
+    Event,
+    EventSubscriber,
+    Importer,
     MailTemplate,
     MenuItem,
     ModelView,
     Permission,
     PluginSettings,
+    ProductLines,
     RecordPanel,
     Role,
     SearchProvider,
@@ -27,6 +34,9 @@ from . import (
     scoring,  # noqa: F401  (keeps scores current whenever a lead is written)
     views,
 )
+from . import demo as leads_demo
+from .cli import leads_cli
+from .importing import LEAD_IMPORTER
 from .models import AssignmentPointer, Lead, LeadActivity, Opportunity
 from .security import ACCESS_RULES, PERMISSIONS, ROLES
 from .settings import LeadsSettings
@@ -102,3 +112,45 @@ def accord_record_panels() -> Sequence[RecordPanel]:
 @hookimpl
 def accord_dashboard_widgets() -> Sequence[DashboardWidget]:
     return views.dashboard_widgets()
+
+
+@hookimpl
+def accord_product_lines() -> Sequence[ProductLines]:
+    return views.product_lines()
+
+
+@hookimpl
+def accord_demo(demo: DemoContext) -> None:
+    leads_demo.seed(demo)
+
+
+def keep_reason(session: Session, event: Event) -> None:
+    """A lead disqualified or a deal lost from a board or a record page keeps its reason on
+    the record too (the workflow history has it already), for lists and reports."""
+    model = Lead if event.payload["model"] == "leads_lead" else Opportunity
+    record = session.get(model, event.payload["id"])
+    reason = str(event.payload.get("inputs", {}).get("reason", "")).strip()
+    if record is None or not reason:
+        return
+    if isinstance(record, Lead) and not record.disqualify_reason:
+        record.disqualify_reason = reason[:120]
+    elif isinstance(record, Opportunity) and not record.lost_reason:
+        record.lost_reason = reason[:120]
+
+
+@hookimpl
+def accord_event_subscribers() -> Sequence[EventSubscriber]:
+    return [
+        EventSubscriber("leads.keep_disqualify_reason", "leads.lead.disqualify", keep_reason),
+        EventSubscriber("leads.keep_lost_reason", "leads.opportunity.lose", keep_reason),
+    ]
+
+
+@hookimpl
+def accord_importers() -> Sequence[Importer]:
+    return [LEAD_IMPORTER]
+
+
+@hookimpl
+def accord_cli_commands() -> Sequence[click.Command]:
+    return [leads_cli]

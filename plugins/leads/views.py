@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from sqlalchemy import or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from accord.api import (
@@ -20,10 +20,12 @@ from accord.api import (
     ListFilter,
     MenuItem,
     ModelView,
+    ProductLines,
     RecordPanel,
     RenderContext,
     SearchHit,
     SearchProvider,
+    chart,
     principal_of,
 )
 
@@ -345,11 +347,86 @@ def record_panels() -> list[RecordPanel]:
 
 
 def render_forecast(context: RenderContext) -> str:
-    product_line = context.params.get("product_line", "")
-    result = forecast(context.session, product_line=product_line)
-    widest = max((stage.revenue for stage in result.stages), default=Decimal("0"))
-    return render("forecast.html", forecast=result, widest=widest or Decimal("1"))
+    """The open pipeline expected to close in the chosen period, per stage: what it may
+    bring and what it brings weighted by its probability."""
+    filters = context.filters
+    result = forecast(
+        context.session,
+        closing_from=filters.start,
+        closing_until=filters.end,
+        team_ids=tuple(sorted(filters.team_ids)),
+        product_line=filters.product_line or "",
+    )
+    drawing = chart(
+        "bar",
+        [words(stage.stage) for stage in result.stages],
+        {
+            "Expected": [float(stage.revenue) for stage in result.stages],
+            "Weighted": [float(stage.weighted) for stage in result.stages],
+        },
+        title="Open pipeline closing in the period, by stage",
+        empty="No open opportunity is expected to close in this period.",
+        value_format="{:,.0f}".format,
+    )
+    return render("forecast.html", forecast=result, chart=drawing)
+
+
+def render_leads_by_channel(context: RenderContext) -> str:
+    """Leads that came in during the chosen period, per channel, and how many of them were
+    converted."""
+    filters = context.filters
+    query = (
+        select(
+            Lead.channel,
+            func.count(Lead.id),
+            func.count(case((Lead.state == "converted", Lead.id))),
+        )
+        .where(
+            Lead.created_at >= filters.start_at,
+            Lead.created_at < filters.end_at,
+            Lead.state != "merged",
+        )
+        .group_by(Lead.channel)
+        .order_by(func.count(Lead.id).desc(), Lead.channel)
+    )
+    if filters.team_ids:
+        query = query.where(Lead.team_id.in_(sorted(filters.team_ids)))
+    if filters.product_line:
+        query = query.where(Lead.product_line == filters.product_line)
+    rows = context.session.execute(query).all()
+    return str(
+        chart(
+            "bar",
+            [words(row[0]) for row in rows],
+            {"Leads": [row[1] for row in rows], "Converted": [row[2] for row in rows]},
+            title="Leads by source channel in the period",
+            empty="No lead came in during this period.",
+        )
+    )
 
 
 def dashboard_widgets() -> list[DashboardWidget]:
-    return [DashboardWidget("leads.forecast", "Weighted forecast", render_forecast, order=20)]
+    return [
+        DashboardWidget(
+            "leads.forecast",
+            "Weighted forecast",
+            render_forecast,
+            permission="leads.read",
+            order=20,
+        ),
+        DashboardWidget(
+            "leads.by_channel",
+            "Leads by channel",
+            render_leads_by_channel,
+            permission="leads.read",
+            order=25,
+        ),
+    ]
+
+
+def settings_product_lines(session: Session) -> list[tuple[str, str]]:
+    return [(line, words(line)) for line in leads_settings(session).product_lines]
+
+
+def product_lines() -> list[ProductLines]:
+    return [ProductLines("leads.product_lines", choices=settings_product_lines)]

@@ -5,7 +5,7 @@ from http.cookies import SimpleCookie
 
 from sqlalchemy import select
 
-from accord.core.security import User, verify_password
+from accord.core.security import User, set_roles, verify_password
 
 from .conftest import PASSWORD, csrf_token, log_in
 
@@ -167,6 +167,20 @@ def test_a_deactivated_user_is_logged_out(logged_in, accord_db):
     assert client.get("/").status_code == 303
     assert "no longer active" in client.get("/login").text
     assert error_of(log_in(client, "alice")) == "Wrong login or password."
+
+
+def test_a_change_of_roles_applies_from_the_next_request(logged_in, accord_db):
+    from accord.core.access import Principal
+
+    client = logged_in("alice", "salesperson")
+    assert client.get("/views/partners").status_code == 200
+    with accord_db.session(Principal.system("test")) as session:
+        set_roles(session, session.scalar(select(User).where(User.login == "alice")), [])
+    assert client.get("/views/partners").status_code == 403
+    with accord_db.session(Principal.system("test")) as session:
+        alice = session.scalar(select(User).where(User.login == "alice"))
+        set_roles(session, alice, ["salesperson"])
+    assert client.get("/views/partners").status_code == 200
 
 
 def session_cookie(response) -> SimpleCookie:

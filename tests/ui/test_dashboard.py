@@ -183,6 +183,9 @@ def test_a_bad_filter_value_is_named_and_falls_back_to_its_default(
     start, end = period_range("month", today())
     if field in ("period", "from", "to"):
         assert values[:3] == ["month", str(start), str(end)]
+    if field in ("from", "to"):  # what was typed stays in the bar, to be corrected
+        assert '<option value="custom" selected>' in page.text
+        assert f'name="from" type="date" value="{params["from"]}"' in page.text
     if field == "team":
         assert values[5:7] == ["None", ""]
     if field == "product_line":
