@@ -790,10 +790,10 @@ def readable(statement: Any, principal: Principal | None) -> Any:
     rows the principal may read of every protected model it can read. A statement on one
     model from its own table gets a WHERE; any other, a loader criterion per protected model
     it can reach (every one when that cannot be told)."""
+    if principal is not None and principal.is_system:
+        return statement
     if principal is None or principal.policy is None:
         return statement.options(*_nobody_options())
-    if principal.is_system:
-        return statement
     reads = statement_reads(statement)
     if reads is not None and reads.alone is not None:
         condition = principal.policy.criteria(principal, reads.alone.class_, "read")

@@ -6,6 +6,7 @@ whose credentials are printed. Then each enabled plugin adds its own demo data t
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 import secrets
@@ -20,6 +21,7 @@ from accord.core.access import Principal
 from accord.core.activities import ActivityKind, log_activity
 from accord.core.audit import AuditEntry, system_actor
 from accord.core.config_file import set_plugin_list, write_new_config
+from accord.core.db import utcnow
 from accord.core.errors import PluginError
 from accord.core.partners import Address, Partner, PartnerKind
 from accord.core.plugin import discover_plugins
@@ -170,6 +172,8 @@ def seed_company(session: Session, password: str) -> None:
         for login, (name, role, team) in PEOPLE.items()
     }
     number = 0
+    now = utcnow()
+    today = dt.datetime.combine(now.date(), dt.time(), tzinfo=dt.UTC)
     for first in FIRST:
         for suffix, country, city in LAST:
             owner = users[CUSTOMER_OWNERS[number % len(CUSTOMER_OWNERS)]]
@@ -184,6 +188,8 @@ def seed_company(session: Session, password: str) -> None:
                 active=number % 11 != 0,
                 addresses=[Address(city=city, country=country, street=f"Via {first} {number}")],
             )
+            # Customers won over the past year, so the dashboard's charts have a history.
+            partner.created_at = now - dt.timedelta(days=(number * 37) % 360, hours=number)
             session.add(partner)
             session.flush()
             log_activity(
@@ -192,7 +198,18 @@ def seed_company(session: Session, password: str) -> None:
                 ActivityKind.CALL if number % 2 else ActivityKind.MEETING,
                 f"First contact with {partner.name}",
                 user_id=owner.id,
+                occurred_at=partner.created_at,
             )
+            if number % 3 == 0:  # a follow-up for the owner, some of them overdue
+                log_activity(
+                    session,
+                    partner.id,
+                    ActivityKind.TASK,
+                    f"Follow up with {partner.name}",
+                    user_id=owner.id,
+                    occurred_at=partner.created_at + dt.timedelta(days=1),
+                    due_at=today + dt.timedelta(days=number % 20 - 6),
+                )
             number += 1
 
 
