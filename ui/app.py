@@ -56,6 +56,7 @@ def create_app(runtime: Runtime, *, secure_cookies: bool | None = None) -> Starl
     runtime.mail  # noqa: B018  mail templates and their overrides fail at start-up, not at a send
     if secure_cookies is None:
         secure_cookies = web.secure_cookies
+    runtime.policy  # noqa: B018  (built now: a setting it refuses stops the start-up)
     site = Site.from_runtime(runtime, secure_cookies=secure_cookies)
     site = boards.with_board_menu(site)
     viewable = viewables(runtime.pm, runtime.workflows)

@@ -68,6 +68,7 @@ log = logging.getLogger("accord_dummy")
 # docs: accord_settings_section
 class DummySettings(PluginSettings):
     greeting: str = "Hello"
+    reviewer_role: str = "dummy_reviewer"
 
 
 @hookimpl
@@ -159,6 +160,21 @@ def visible_drafts(model: type[DummyNote], principal: Principal) -> ColumnElemen
 @hookimpl
 def accord_scopes() -> Sequence[Scope]:
     return [Scope("dummy.visible_drafts", visible_drafts)]
+
+
+# end docs
+
+
+# docs: accord_check_settings
+@hookimpl
+def accord_check_settings(settings: Any, roles: Sequence[str]) -> Sequence[str]:
+    role = settings.section("dummy").reviewer_role
+    if role in roles:
+        return []
+    return [
+        f"{settings.config}, [dummy] reviewer_role: unknown role {role!r}; "
+        f"known: {', '.join(roles)}"
+    ]
 
 
 # end docs
