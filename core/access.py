@@ -208,6 +208,13 @@ class AccessPolicy:
                     else (old.permissions if old else ())
                 ),
             )
+        problems = [
+            problem
+            for found in pm.hook.accord_check_settings(settings=settings, roles=sorted(roles))
+            for problem in found or ()
+        ]
+        if problems:
+            raise SettingsError("\n".join(problems))
         rules = {rule.name: rule for rule in pm.collect("accord_access_rules")}
         for name, override in settings.access.items():
             old_rule = rules.get(name)
