@@ -208,6 +208,13 @@ class AccessPolicy:
                     else (old.permissions if old else ())
                 ),
             )
+        problems = [
+            problem
+            for found in pm.hook.accord_check_settings(settings=settings, roles=sorted(roles))
+            for problem in found or ()
+        ]
+        if problems:
+            raise SettingsError("\n".join(problems))
         rules = {rule.name: rule for rule in pm.collect("accord_access_rules")}
         for name, override in settings.access.items():
             old_rule = rules.get(name)
@@ -783,10 +790,10 @@ def readable(statement: Any, principal: Principal | None) -> Any:
     rows the principal may read of every protected model it can read. A statement on one
     model from its own table gets a WHERE; any other, a loader criterion per protected model
     it can reach (every one when that cannot be told)."""
+    if principal is not None and principal.is_system:
+        return statement
     if principal is None or principal.policy is None:
         return statement.options(*_nobody_options())
-    if principal.is_system:
-        return statement
     reads = statement_reads(statement)
     if reads is not None and reads.alone is not None:
         condition = principal.policy.criteria(principal, reads.alone.class_, "read")

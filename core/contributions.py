@@ -315,15 +315,73 @@ class ListFilter:
     choices: tuple[tuple[str, str], ...] = ()
 
 
+FieldKind = Literal[
+    "text",
+    "textarea",
+    "email",
+    "tel",
+    "url",
+    "integer",
+    "decimal",
+    "date",
+    "datetime",
+    "boolean",
+    "choice",
+    "reference",
+]
+
+
+@dataclass(frozen=True)
+class FormField:
+    """A field of a model's form: a column of the model. What is not given is inferred from
+    the column: ``label`` from its name, ``kind`` from its type (a string, a long string as
+    ``textarea``, a number, a date, a boolean, an enum as ``choice``, a foreign key as
+    ``reference``), ``required`` from ``NOT NULL`` without a default, ``choices`` from the
+    enum's values. A ``reference`` is picked by searching the rows the user may read."""
+
+    field: str
+    label: str = ""
+    help: str = ""
+    kind: FieldKind | None = None
+    required: bool | None = None
+    choices: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class FormSection:
+    """A titled group of a form's fields (``title`` may be empty for a form of one group)."""
+
+    title: str
+    fields: tuple[FormField, ...]
+
+
+FormValidator = Callable[["Session", Mapping[str, Any], Any], Mapping[str, str]]
+"""``validate(session, values, record)``: messages by field name for what the values may
+not be (``{"email": "already used by Acme"}``); ``record`` is ``None`` on creation. The
+values are already typed (an int, a date, an enum member, ``None`` for empty)."""
+InitialValues = Callable[["Session", "Principal"], Mapping[str, Any]]
+"""``initial(session, principal)``: values of a new record, shown in the form for the
+fields it asks and set as they are for the others (an author, a default currency)."""
+
+
 @dataclass(frozen=True)
 class ModelView:
     """A list of a model's rows at ``/views/<name>``, with its CSV export: search, filters,
-    sort, keyset pages and a capped count, over exactly the rows the user may read.
+    sort, keyset pages and a capped count, over exactly the rows the user may read; and a
+    page per record at ``/views/<name>/<id>`` with its workflow buttons and the panels
+    plugins add to the model.
 
     ``model`` is the table name; ``default_columns`` (default: all) are the columns shown
     until the user picks others; ``search`` are the text columns the search box looks in;
     ``default_sort`` is a sortable column, ``-`` in front for descending. ``permission``
-    (besides a read grant on the model) is what the user must hold to see the list."""
+    (besides a read grant on the model) is what the user must hold to see the list.
+
+    ``form`` (sections of fields) lets users who may create or change the model's rows do
+    so at ``/views/<name>/new`` and ``/views/<name>/<id>/edit``; ``validate`` checks the
+    values beyond their types; ``initial`` gives a new record's values. ``detail`` are the
+    fields the record page shows (default: the form's, else the list's columns).
+    ``record_path`` (``"/partners/{id}"``) says that the model's record page lives
+    elsewhere: lists and forms link there instead."""
 
     name: str
     model: str
@@ -335,6 +393,17 @@ class ModelView:
     default_sort: str = "id"
     permission: str | None = None
     order: int = 100
+    form: tuple[FormSection, ...] = ()
+    detail: tuple[str, ...] = ()
+    validate: FormValidator | None = None
+    initial: InitialValues | None = None
+    record_path: str | None = None
+
+    def record_url(self, record_id: object) -> str:
+        """The path of a record's page: ``record_path`` filled in, or ``/views/<name>/<id>``."""
+        if self.record_path is not None:
+            return self.record_path.format(id=record_id)
+        return f"/views/{self.name}/{record_id}"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from accord.core.activities import Activity
 from accord.core.audit import AuditEntry
 from accord.core.contributions import (
     AccessRule,
+    FormField,
+    FormSection,
     JobType,
     ListColumn,
     ListFilter,
@@ -176,8 +178,55 @@ def accord_model_views() -> Sequence[ModelView]:
             default_sort="name",
             permission="core.partners.read",
             order=10,
+            form=PARTNER_FORM,
+            detail=(
+                "kind",
+                "company_id",
+                "email",
+                "phone",
+                "website",
+                "vat_number",
+                "owner_id",
+                "team_id",
+                "active",
+            ),
+            # The customer 360 page; the generic page stays at /views/partners/<id>.
+            record_path="/partners/{id}",
         )
     ]
+
+
+PARTNER_FORM = (
+    FormSection(
+        "Customer",
+        (
+            FormField("name", "Name"),
+            FormField(
+                "kind",
+                "Kind",
+                choices=((PartnerKind.COMPANY, "Company"), (PartnerKind.PERSON, "Person")),
+            ),
+            FormField("company_id", "Company", help="For a person: the company they work for."),
+            FormField("active", "Active", help="Inactive customers stay in the history."),
+        ),
+    ),
+    FormSection(
+        "Contact",
+        (
+            FormField("email", "E-mail"),
+            FormField("phone", "Phone"),
+            FormField("website", "Website"),
+            FormField("vat_number", "VAT number"),
+        ),
+    ),
+    FormSection(
+        "Sales network",
+        (
+            FormField("owner_id", "Owner", help="The salesperson or agent who looks after it."),
+            FormField("team_id", "Team"),
+        ),
+    ),
+)
 
 
 @hookimpl

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     )
     from accord.core.demo import DemoContext
     from accord.core.importing import Importer
-    from accord.core.settings import PluginSettings
+    from accord.core.settings import AccordSettings, PluginSettings
 
 PROJECT = "accord"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -160,6 +160,26 @@ def accord_scopes() -> Sequence[Scope]:
         def accord_scopes():
             return [Scope("leads.unassigned",
                           lambda model, principal: model.owner_id.is_(None))]
+    """
+
+
+@hookspec
+def accord_check_settings(settings: AccordSettings, roles: Sequence[str]) -> Sequence[str]:
+    """What is wrong with this plugin's settings that only the whole configuration shows: a
+    role name that no plugin declares, say. Each problem is one message naming the key.
+
+    Called once the roles are known (with ``accord.toml``'s ``[roles]`` applied), when the
+    access table is built: by the web app as it starts, by ``accord db upgrade`` and by the
+    first sign-in. Problems stop the start-up, all of them listed. Check only your own
+    section (``settings.section("<plugin>")``).
+
+    Example::
+
+        @hookimpl
+        def accord_check_settings(settings, roles):
+            section = settings.section("leads")
+            return [f"{settings.config}, [leads] qualifying_roles: unknown role {role!r}"
+                    for role in section.qualifying_roles if role not in roles]
     """
 
 

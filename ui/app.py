@@ -20,11 +20,12 @@ from starlette.staticfiles import StaticFiles
 from accord.core.errors import PluginError
 from accord.core.manager import AccordPluginManager
 from accord.core.runtime import Runtime
-from accord.ui import auth, boards, imports, lists, partners, search, views
+from accord.ui import auth, boards, forms, imports, lists, partners, records, search, views
 from accord.ui.csrf import csrf_protection
 from accord.ui.errors import handlers
 from accord.ui.signed_in import SignedInMiddleware
 from accord.ui.site import Site
+from accord.ui.viewable import viewables
 
 UI_STATIC = Path(__file__).parent / "static"
 SESSION_COOKIE = "accord_session"
@@ -55,12 +56,16 @@ def create_app(runtime: Runtime, *, secure_cookies: bool | None = None) -> Starl
     runtime.mail  # noqa: B018  mail templates and their overrides fail at start-up, not at a send
     if secure_cookies is None:
         secure_cookies = web.secure_cookies
+    runtime.policy  # noqa: B018  (built now: a setting it refuses stops the start-up)
     site = Site.from_runtime(runtime, secure_cookies=secure_cookies)
     site = boards.with_board_menu(site)
+    viewable = viewables(runtime.pm, runtime.workflows)
     routes: list[BaseRoute] = [
         *views.routes(site),
         *auth.routes(site),
         *lists.routes(site),
+        *forms.routes(site, viewable),
+        *records.routes(site, viewable),
         *boards.routes(site),
         *search.routes(site),
         *partners.routes(site),

@@ -19,19 +19,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from accord.core.access import AccessDeniedError
 from accord.core.contributions import MenuItem
-from accord.core.workflow import (
-    Available,
-    InvalidTransitionError,
-    TransitionConflictError,
-    TransitionError,
-    TransitionNotAllowedError,
-    WorkflowEngine,
-)
+from accord.core.workflow import Available, WorkflowEngine
 from accord.core.workflow.build import Machine
 from accord.ui.site import Site, flash, may_read
 from accord.ui.templating import wants_fragment
+from accord.ui.transitions import attempt
 
 COLUMN_CAP = 50
 """Cards shown per column; the rest are counted ("12 more")."""
@@ -240,30 +233,12 @@ def routes(site: Site) -> list[BaseRoute]:
             raise HTTPException(404, "There is no such record, or you may not see it.")
         label = humanize(name)
         # A refusal answers with an error status, which rolls the unit of work back (the
-        # rollback here comes first so the board is read afresh); the template tells htmx
-        # to swap these statuses too, so the reason shows on the card.
-        try:
-            workflows.transition(session, record, name, **inputs)
-        except TransitionConflictError:
-            session.rollback()
-            message = f"{label}: this record was changed by someone else; the board is reloaded."
-            return render(request, board, 409, Refusal(record_id, name, message, inputs))
-        except TransitionNotAllowedError as error:
-            session.rollback()
-            message = f"{label} is not allowed: {error.reason}."
-            return render(request, board, 403, Refusal(record_id, name, message, inputs))
-        except AccessDeniedError:
-            session.rollback()
-            message = f"{label} is not allowed: your roles do not let you change this record."
-            return render(request, board, 403, Refusal(record_id, name, message, inputs))
-        except InvalidTransitionError as error:
-            session.rollback()
-            message = f"{label} is not possible now: {error.reason}; the board is reloaded."
-            return render(request, board, 409, Refusal(record_id, name, message, inputs))
-        except TransitionError as error:  # blocked by a guard or a veto, or missing input
-            session.rollback()
-            message = f"{label} refused: {error.reason}."
-            return render(request, board, 422, Refusal(record_id, name, message, inputs))
+        # rollback in attempt() comes first so the board is read afresh); the template
+        # tells htmx to swap these statuses too, so the reason shows on the card.
+        refused = attempt(session, workflows, record, name, inputs, label, "the board")
+        if refused is not None:
+            status, message = refused
+            return render(request, board, status, Refusal(record_id, name, message, inputs))
         target = humanize(step.transition.target).lower()
         done = f"{card_title(record, record_id)}: {label.lower()} done, now {target}."
         if wants_fragment(request):

@@ -76,6 +76,17 @@ class ListedModel:
             policy is not None and policy.decide(principal.roles, self.view.model, "read").allowed
         )
 
+    def creatable_by(self, principal: Principal) -> bool:
+        """The view has a form and an access row lets the user create rows of the model."""
+        if not self.view.form:
+            return False
+        if principal.is_system:
+            return True
+        policy = principal.policy
+        return (
+            policy is not None and policy.decide(principal.roles, self.view.model, "create").allowed
+        )
+
 
 def listed_models(pm: AccordPluginManager) -> dict[str, ListedModel]:
     """Every plugin's views, checked against their models; a field that is not a column, or
@@ -446,6 +457,7 @@ def routes(site: Site) -> list[BaseRoute]:
             "cells": lambda row, name: display(row, name, labels),
             "link": lambda **changes: link(path, query, **changes),
             "csv_link": link(f"{path}.csv", query),
+            "new_path": f"{path}/new" if item.creatable_by(request.state.principal) else None,
         }
         # htmx swaps only a 2xx answer, so a fragment with a problem is still a 200.
         status = 400 if problems and not wants_fragment(request) else 200

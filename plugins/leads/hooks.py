@@ -4,6 +4,7 @@ partner's add-on."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import click
 from sqlalchemy.orm import Session
@@ -154,3 +155,16 @@ def accord_importers() -> Sequence[Importer]:
 @hookimpl
 def accord_cli_commands() -> Sequence[click.Command]:
     return [leads_cli]
+
+
+@hookimpl
+def accord_check_settings(settings: Any, roles: Sequence[str]) -> Sequence[str]:
+    """The roles of ``[leads] qualifying_roles`` must exist (checked at start-up)."""
+    section = settings.section("leads")
+    assert isinstance(section, LeadsSettings)
+    return [
+        f"{settings.config}, [leads] qualifying_roles: unknown role {role!r}; "
+        f"known: {', '.join(roles)}"
+        for role in section.qualifying_roles
+        if role not in roles
+    ]

@@ -14,6 +14,7 @@ from accord.api import (
     DashboardWidget,
     DemoContext,
     EventSubscriber,
+    JobType,
     MailTemplate,
     MenuItem,
     ModelView,
@@ -22,10 +23,12 @@ from accord.api import (
     ProductLines,
     RecordPanel,
     Role,
+    Schedule,
     SearchProvider,
     StaticFolder,
     Workflow,
     hookimpl,
+    runtime_of,
 )
 
 from . import demo as orders_demo
@@ -43,6 +46,7 @@ from . import (
 )
 from .hookspecs import Availability
 from .models import MODELS, Product
+from .offers import expire_offers
 from .ordering import stock_availability
 from .settings import OrdersSettings
 
@@ -201,3 +205,17 @@ def accord_dashboard_widgets() -> Sequence[DashboardWidget]:
 @hookimpl
 def accord_product_lines() -> Sequence[ProductLines]:
     return widgets.product_line_choices()
+
+
+def expire_offers_job(session: Session, payload: dict[str, object]) -> None:
+    expire_offers(runtime_of(session), session)
+
+
+@hookimpl
+def accord_jobs() -> Sequence[JobType]:
+    return [JobType("orders.expire_offers", run=expire_offers_job)]
+
+
+@hookimpl
+def accord_schedules() -> Sequence[Schedule]:
+    return [Schedule("orders.nightly_expiry", "15 2 * * *", job="orders.expire_offers")]

@@ -236,3 +236,17 @@ def revise(runtime: Runtime, session: Session, offer: Offer) -> None:
     for approval in pending:
         engine.transition(session, approval, "withdraw")
     engine.transition(session, offer, "revise")
+
+
+def expire_offers(runtime: Runtime, session: Session, today: dt.date | None = None) -> int:
+    """Offers approved or sent whose validity ended before ``today`` become expired (the
+    daily job ``orders.expire_offers``); returns how many."""
+    day = today or dt.date.today()
+    due = session.scalars(
+        select(Offer)
+        .where(Offer.state.in_(("approved", "sent")), Offer.valid_until < day)
+        .order_by(Offer.id)
+    ).all()
+    for offer in due:
+        runtime.workflows.transition(session, offer, "expire")
+    return len(due)

@@ -16,9 +16,6 @@ from accord.core.db import Database
 from accord.core.security import create_team
 from accord.plugins.leads.api import create_lead
 
-# The lead's page is the generic record page (/views/leads/<id>).
-pytest.importorskip("accord.ui.records", reason="the generic record pages are not on main yet")
-
 
 @pytest.fixture
 def accord_plugins() -> list[str]:
@@ -66,16 +63,16 @@ def test_qualify_convert_and_follow_the_deal(page: Page, log_in, lead_id: int) -
     page.goto("/views/leads")
     page.get_by_role("link", name=re.compile("Bar Castello")).first.click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Anna Rossi")
-    page.get_by_role("button", name="Qualify").click()
+    page.get_by_role("button", name="Qualify", exact=True).click()
     expect(page.locator(".record-state")).to_contain_text("Qualified")
     page.context.clear_cookies()
 
     # Sam converts it.
     log_in("sam")
     page.goto(f"/views/leads/{lead_id}")
-    page.get_by_label("Opportunity").fill("Bar Castello: two grinders")
+    page.get_by_label("Opportunity", exact=True).fill("Bar Castello: two grinders")
     page.get_by_label("Expected revenue (EUR)").fill("12500")
-    page.get_by_label("Stage").select_option("proposal")
+    page.get_by_label("Stage", exact=True).select_option("proposal")
     page.get_by_role("button", name="Convert to customer and opportunity").click()
 
     # The new customer's page: the deal and the lead's story.
@@ -90,6 +87,6 @@ def test_qualify_convert_and_follow_the_deal(page: Page, log_in, lead_id: int) -
     proposal = page.locator('.board-column[data-state="proposal"]')
     card = proposal.locator(".board-card", has_text="Bar Castello: two grinders")
     expect(card).to_be_visible()
-    card.get_by_role("button", name="Negotiate").click()
+    card.get_by_role("button", name="Negotiate", exact=True).click()
     negotiation = page.locator('.board-column[data-state="negotiation"]')
     expect(negotiation).to_contain_text("Bar Castello: two grinders")

@@ -18,7 +18,7 @@ from sqlalchemy.orm import (
     subqueryload,
 )
 
-from accord.core.access import AccessDeniedError, Principal
+from accord.core.access import AccessDeniedError, Principal, readable
 from accord.core.db import Database
 from accord.core.errors import SettingsError
 from accord.core.partners import Address, Partner, PartnerKind
@@ -421,6 +421,17 @@ def test_a_model_reached_only_through_a_relationship_is_still_filtered(
         assert session.scalars(select(Address.city)).all() == []
         found = list(HIDDEN_ADDRESS_PATHS[path](session))
     assert found in ([], [None]), f"{path} reads addresses sam may not read: {found}"
+
+
+def test_readable_shows_a_statement_as_each_session_sends_it(
+    network: Network, accord_runtime: Runtime
+) -> None:
+    statement = select(Partner.name)
+    sam = accord_runtime.principal_for(network.users["sam"].id)
+    assert readable(statement, SYSTEM) is statement  # the system reads everything
+    assert "owner_id" in str(readable(statement, sam))  # a salesperson: own customers
+    with pytest.raises(AccessDeniedError), accord_runtime.db.session() as session:
+        session.scalars(readable(statement, None)).all()  # nobody: refused before it is sent
 
 
 def test_every_occurrence_of_a_model_in_one_statement_is_filtered(

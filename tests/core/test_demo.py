@@ -135,28 +135,39 @@ def test_the_demo_data_is_the_same_on_every_run_of_a_new_demo(
     assert welcome_calls(tmp_path / "one") == welcome_calls(tmp_path / "two")
 
 
+def partner_count(folder) -> int:
+    from accord.core.partners import Partner
+
+    runtime = Runtime(folder / "accord.toml")
+    try:
+        with runtime.db.session(Principal.system("test")) as session:
+            return len(session.scalars(select(Partner.id)).all())
+    finally:
+        runtime.close()
+
+
 def test_a_plugin_enabled_later_adds_its_data_on_the_next_run(
     tmp_path, accord_clean_environment, welcome_plugin_installed
 ):
     from accord.core.config_file import set_plugin_list
-    from accord.core.partners import Partner
+    from accord.core.settings import read_config_file
 
     folder = tmp_path / "demo"
     first = demo(folder)  # the welcome add-on is installed, not enabled: no data of it
     assert "welcome" not in first
     assert welcome_calls(folder) == []
+    partners = partner_count(folder)
 
-    set_plugin_list(folder / "accord.toml", ["welcome"])
+    built_in = read_config_file(folder / "accord.toml")["plugins"]
+    set_plugin_list(folder / "accord.toml", [*built_in, "welcome"])
     second = demo(folder)
 
     assert "welcome: logged 12 welcome calls" in second
     assert len(welcome_calls(folder)) == 12
-    runtime = Runtime(folder / "accord.toml")
-    try:
-        with runtime.db.session(Principal.system("test")) as session:
-            assert len(session.scalars(select(Partner.id)).all()) == 80  # kept, not doubled
-    finally:
-        runtime.close()
+    assert partner_count(folder) == partners  # the other plugins' data is kept, not doubled
+    seeded = [plugin for plugin in built_in if f"\n{plugin}: " in f"\n{first}"]
+    for plugin in seeded:
+        assert f"{plugin}: demo data already there, kept" in second
 
 
 def test_a_failing_demo_hook_names_the_plugin_and_keeps_none_of_its_data(
@@ -186,3 +197,15 @@ def test_a_failing_demo_hook_names_the_plugin_and_keeps_none_of_its_data(
         "ValueError: no product catalogue"
     ) in result.output
     assert welcome_calls(folder) == []
+
+
+def test_plugins_add_their_demo_data_in_dependency_order(
+    tmp_path, accord_clean_environment, welcome_plugin_installed
+):
+    # Only the dependent plugin is listed: the welcome add-on it depends on comes with it,
+    # and its demo data comes first, so a visit follows each welcome call.
+    output = demo(tmp_path / "demo", "welcome_visits")
+
+    assert output.index("welcome: logged 12 welcome calls") < output.index(
+        "welcome_visits: booked 12 visits"
+    )

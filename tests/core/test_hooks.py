@@ -216,6 +216,21 @@ def test_hook_scopes(accord_session: Session, accord_make_user: Any, accord_as: 
 
 
 @sqlite_only
+def test_hook_check_settings(accord_config: Path) -> None:
+    with accord_config.open("a") as config:
+        config.write('\n[dummy]\nreviewer_role = "dummy_reviewr"\n')
+    runtime = Runtime(accord_config)
+    try:
+        with pytest.raises(SettingsError) as caught:
+            runtime.policy  # noqa: B018
+    finally:
+        runtime.close()
+    assert str(caught.value).startswith(
+        f"{accord_config}, [dummy] reviewer_role: unknown role 'dummy_reviewr'; known: admin"
+    )
+
+
+@sqlite_only
 def test_hook_workflows(accord_runtime: Runtime) -> None:
     pm = accord_runtime.pm
     workflow = by_name(pm.collect("accord_workflows"), "dummy.note")

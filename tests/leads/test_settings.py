@@ -92,3 +92,22 @@ def test_postcode_ranges(span, inside, outside):
     found = parse_postcode_range(span)
     assert all(found.contains(code) for code in inside)
     assert not any(found.contains(code) for code in outside)
+
+
+@sqlite_only
+def test_a_qualifying_role_no_plugin_declares_stops_the_start_up(accord_config):
+    from accord.core.runtime import Runtime
+    from accord.ui import create_app
+
+    accord_config.write_text(
+        accord_config.read_text() + '[leads]\nqualifying_roles = ["telemarketing"]\n'
+    )
+    runtime = Runtime(accord_config)
+    try:
+        with pytest.raises(SettingsError) as caught:
+            create_app(runtime)
+    finally:
+        runtime.close()
+    assert str(caught.value).startswith(
+        f"{accord_config}, [leads] qualifying_roles: unknown role 'telemarketing'; known: admin"
+    )

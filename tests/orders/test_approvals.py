@@ -225,3 +225,28 @@ def test_an_offer_changed_after_routing_cannot_be_submitted_from_a_board(
         assert reasons["submit"] == (
             "submit it from the offer's page, which routes it to its approvers"
         )
+
+
+def test_the_nightly_job_expires_offers_whose_validity_ended(company: Company) -> None:
+    import datetime as dt
+
+    from accord.plugins.orders.offers import expire_offers
+
+    with company.as_("sam") as session:
+        offer = create_offer(
+            company.runtime,
+            session,
+            partner_id=company.customer_id,
+            lines=[LineInput(Decimal("1"), product_id=company.products["PUMP-100"])],
+        )
+        offer_id, valid_until = offer.id, offer.valid_until
+    with company.system() as session:
+        offer = session.get(Offer, offer_id)
+        assert offer is not None
+        for approval in submit(company.runtime, session, offer):
+            decide(company.runtime, session, approval, grant=True)
+        assert offer.state == "approved"
+        assert valid_until is not None
+        assert expire_offers(company.runtime, session, valid_until) == 0  # still valid today
+        assert expire_offers(company.runtime, session, valid_until + dt.timedelta(days=1)) == 1
+        assert offer.state == "expired"

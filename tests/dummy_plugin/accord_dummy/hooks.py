@@ -23,6 +23,8 @@ from accord.api import (
     DashboardWidget,
     Event,
     EventSubscriber,
+    FormField,
+    FormSection,
     Guard,
     Importer,
     ImportField,
@@ -66,6 +68,7 @@ log = logging.getLogger("accord_dummy")
 # docs: accord_settings_section
 class DummySettings(PluginSettings):
     greeting: str = "Hello"
+    reviewer_role: str = "dummy_reviewer"
 
 
 @hookimpl
@@ -157,6 +160,21 @@ def visible_drafts(model: type[DummyNote], principal: Principal) -> ColumnElemen
 @hookimpl
 def accord_scopes() -> Sequence[Scope]:
     return [Scope("dummy.visible_drafts", visible_drafts)]
+
+
+# end docs
+
+
+# docs: accord_check_settings
+@hookimpl
+def accord_check_settings(settings: Any, roles: Sequence[str]) -> Sequence[str]:
+    role = settings.section("dummy").reviewer_role
+    if role in roles:
+        return []
+    return [
+        f"{settings.config}, [dummy] reviewer_role: unknown role {role!r}; "
+        f"known: {', '.join(roles)}"
+    ]
 
 
 # end docs
@@ -364,12 +382,28 @@ def render_partner_notes(context: RenderContext) -> str:
     return f"<ul class='dummy-notes'>{items}</ul>"
 
 
+def render_archived_customer(context: RenderContext) -> str:
+    note = context.record
+    assert isinstance(note, DummyNote)
+    customer = context.session.get(Partner, note.partner_id)
+    if customer is None or customer.active:
+        return ""
+    return f"<p>The customer {escape(customer.name)} is archived.</p>"
+
+
 @hookimpl
 def accord_record_panels() -> Sequence[RecordPanel]:
     return [
         RecordPanel(
             "dummy.partner_notes", model="core_partner", title="Notes", render=render_partner_notes
-        )
+        ),
+        RecordPanel(
+            "dummy.archived_customer",
+            model="dummy_note",
+            title="Archived customer",
+            render=render_archived_customer,
+            slot="alerts",
+        ),
     ]
 
 
@@ -458,6 +492,22 @@ def accord_search_providers() -> Sequence[SearchProvider]:
 
 
 # docs: accord_model_views
+def check_note(
+    session: Session, values: Mapping[str, Any], note: DummyNote | None
+) -> Mapping[str, str]:
+    problems = {}
+    if len(str(values.get("body") or "").split()) < 3:
+        problems["body"] = "Say what happened in at least three words."
+    customer = session.get(Partner, values["partner_id"]) if values.get("partner_id") else None
+    if customer is not None and not customer.active:
+        problems["partner_id"] = f"{customer.name} is archived; reactivate it first."
+    return problems
+
+
+def new_note(session: Session, principal: Principal) -> Mapping[str, Any]:
+    return {"author_id": principal.user_id}
+
+
 @hookimpl
 def accord_model_views() -> Sequence[ModelView]:
     return [
@@ -485,6 +535,18 @@ def accord_model_views() -> Sequence[ModelView]:
             ),
             default_sort="-id",
             permission="dummy.notes.read",
+            form=(
+                FormSection(
+                    "",
+                    (
+                        FormField("partner_id", "Customer"),
+                        FormField("body", "Note", help="What was said or agreed."),
+                    ),
+                ),
+            ),
+            detail=("partner_id", "body", "author_id", "created_at"),
+            validate=check_note,
+            initial=new_note,
         )
     ]
 
