@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Route
 from accord.api import (
     AccessRule,
     DashboardWidget,
+    DemoContext,
     EventSubscriber,
     JobType,
     MailTemplate,
@@ -24,6 +25,7 @@ from accord.api import (
 from accord.plugins.leads.api import Lead
 
 from . import actions, attribution, views
+from . import demo as campaigns_demo
 from .links import tracked_link
 from .mailing import JOBS, MAILING_TEMPLATE, unsubscribe_page
 from .merge import follow_merge
@@ -111,6 +113,11 @@ def accord_record_panels() -> Sequence[RecordPanel]:
 @hookimpl
 def accord_dashboard_widgets() -> Sequence[DashboardWidget]:
     return views.dashboard_widgets()
+
+
+@hookimpl
+def accord_demo(demo: DemoContext) -> None:
+    campaigns_demo.seed(demo)
 
 
 @hookimpl
