@@ -123,12 +123,23 @@ class Database:
 
     @contextmanager
     def session(
-        self, principal: Principal | None = None, context: str | None = None
+        self,
+        principal: Principal | None = None,
+        context: str | None = None,
+        *,
+        writes: bool = False,
     ) -> Iterator[Session]:
         """One unit of work on behalf of ``principal``: it reads only the rows the principal
         may see, may change only what it may change, and is named in the audit entries
         with ``context`` (the request or job id). Without a principal it may touch no
-        protected model."""
+        protected model.
+
+        ``writes`` says that the unit of work is meant to change data. On SQLite it then
+        takes the database's write lock at its start (``BEGIN IMMEDIATE``), waiting for
+        another writer to finish if need be: a transaction that has read (a savepoint
+        starts one) cannot wait for that lock later, SQLite refuses it at once with
+        "database is locked" as soon as another writer has committed since. On
+        PostgreSQL it changes nothing."""
         session = self.sessions()
         if principal is not None:
             session.info["principal"] = principal
@@ -136,6 +147,8 @@ class Database:
         if context is not None:
             session.info["context"] = context
         try:
+            if writes and self.engine.dialect.name == "sqlite":
+                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
             yield session
             session.commit()
         except BaseException:
