@@ -10,8 +10,15 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event, func
-from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.engine import Connection, Dialect, make_url
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    SessionTransaction,
+    mapped_column,
+    sessionmaker,
+)
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
@@ -104,6 +111,19 @@ def _sqlite_pragmas(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
     cursor.close()
 
 
+WRITES = "accord_writes"
+
+
+def _begin_immediately(
+    session: Session, transaction: SessionTransaction, connection: Connection
+) -> None:
+    """On SQLite, a unit of work meant to write takes the write lock with its first
+    statement, not at its first write (see Database.session). A savepoint that opens the
+    unit of work is told here too, after its outer transaction: only that one begins."""
+    if session.info.get(WRITES) and transaction.parent is None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 class Database:
     """An engine and its session factory; ``with db.session() as session:`` is one unit of
     work that commits when the block ends and rolls back on an error."""
@@ -120,6 +140,8 @@ class Database:
 
         install_access()
         install_audit(self.sessions)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.sessions, "after_begin", _begin_immediately)
 
     @contextmanager
     def session(
@@ -135,8 +157,8 @@ class Database:
         protected model.
 
         ``writes`` says that the unit of work is meant to change data. On SQLite it then
-        takes the database's write lock at its start (``BEGIN IMMEDIATE``), waiting for
-        another writer to finish if need be: a transaction that has read (a savepoint
+        takes the database's write lock with its first statement (``BEGIN IMMEDIATE``),
+        waiting for another writer to finish if need be: a transaction that has read (a savepoint
         starts one) cannot wait for that lock later, SQLite refuses it at once with
         "database is locked" as soon as another writer has committed since. On
         PostgreSQL it changes nothing."""
@@ -146,9 +168,9 @@ class Database:
             session.info["actor"] = principal.actor
         if context is not None:
             session.info["context"] = context
+        if writes:
+            session.info[WRITES] = True
         try:
-            if writes and self.engine.dialect.name == "sqlite":
-                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
             yield session
             session.commit()
         except BaseException:
