@@ -1,0 +1,88 @@
+"""Recording touches: every impression that reaches a lead or a customer is one row, and a
+lead's score follows its touches at once (leads' ``recompute_score``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from accord.api import AccordError, utcnow
+from accord.plugins.leads.api import Lead, recompute_score
+
+from .models import TOUCH_KINDS, Campaign, Touch, TrackedLink
+
+
+class TouchError(AccordError):
+    pass
+
+
+def record_touch(
+    session: Session,
+    campaign: Campaign,
+    kind: str,
+    *,
+    lead_id: int | None = None,
+    partner_id: int | None = None,
+    email: str = "",
+    link: TrackedLink | None = None,
+    utm: dict[str, str] | None = None,
+    detail: str = "",
+    occurred_at: dt.datetime | None = None,
+) -> Touch:
+    """Store one impression of ``campaign`` on a lead and/or a partner (in the caller's
+    transaction) and bring the lead's score up to date."""
+    if kind not in TOUCH_KINDS:
+        raise TouchError(f"touch kind {kind!r} is unknown; use one of {', '.join(TOUCH_KINDS)}")
+    utm = utm or {}
+    if link is not None:
+        utm = {
+            "utm_source": link.utm_source,
+            "utm_medium": link.utm_medium,
+            "utm_campaign": link.utm_campaign or campaign.name[:100],
+            "utm_content": link.utm_content,
+            **{key: value for key, value in utm.items() if value},
+        }
+    if partner_id is None and lead_id is not None:
+        lead = session.get(Lead, lead_id)
+        partner_id = lead.partner_id if lead is not None else None
+    touch = Touch(
+        campaign_id=campaign.id,
+        kind=kind,
+        lead_id=lead_id,
+        partner_id=partner_id,
+        email=email[:254],
+        link_id=link.id if link is not None else None,
+        utm_source=utm.get("utm_source", "")[:100],
+        utm_medium=utm.get("utm_medium", "")[:100],
+        utm_campaign=utm.get("utm_campaign", "")[:100],
+        utm_content=utm.get("utm_content", "")[:100],
+        detail=detail[:200],
+        occurred_at=occurred_at or utcnow(),
+    )
+    session.add(touch)
+    session.flush()
+    if lead_id is not None:
+        lead = session.get(Lead, lead_id)
+        if lead is not None:
+            recompute_score(session, lead)
+    return touch
+
+
+def touch_count(session: Session, lead_id: int) -> int:
+    """Every touch a lead has had (its merged leads' included, as they follow it)."""
+    return int(session.scalar(select(func.count(Touch.id)).where(Touch.lead_id == lead_id)) or 0)
+
+
+def touches_before_response(session: Session, lead: Lead) -> tuple[int, bool]:
+    """How many impressions reached ``lead`` (or the customer it became) before it
+    responded, i.e. was converted; and whether it has responded. An open lead counts
+    every touch so far."""
+    person = [Touch.lead_id == lead.id]
+    if lead.partner_id is not None:
+        person.append(Touch.partner_id == lead.partner_id)
+    query = select(func.count(Touch.id)).where(or_(*person))
+    if lead.converted_at is not None:
+        query = query.where(Touch.occurred_at <= lead.converted_at)
+    return int(session.scalar(query) or 0), lead.converted_at is not None
