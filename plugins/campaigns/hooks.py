@@ -23,7 +23,7 @@ from accord.api import (
 )
 from accord.plugins.leads.api import Lead
 
-from . import attribution, views
+from . import actions, attribution, views
 from .links import tracked_link
 from .mailing import JOBS, MAILING_TEMPLATE, unsubscribe_page
 from .merge import follow_merge
@@ -51,6 +51,11 @@ def accord_permissions() -> Sequence[Permission]:
 @hookimpl
 def accord_access_rules() -> Sequence[AccessRule]:
     return ACCESS_RULES
+
+
+@hookimpl
+def accord_routes() -> Sequence[BaseRoute]:
+    return actions.routes()
 
 
 @hookimpl

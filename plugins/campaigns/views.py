@@ -19,12 +19,22 @@ from accord.api import (
     RecordPanel,
     RenderContext,
     chart,
+    principal_of,
 )
 from accord.plugins.leads.api import Lead
 
-from .models import TOUCH_KINDS, Campaign, Touch
+from .forms import (
+    COST_FORM,
+    LINK_FORM,
+    campaign_form,
+    check_campaign,
+    check_cost,
+    check_link,
+    new_campaign,
+)
+from .models import MODELS, TOUCH_KINDS, Campaign, Touch
 from .roi import Roi, roi_by_campaign, roi_by_channel
-from .security import READ
+from .security import READ, SEND
 from .settings import DEFAULT_CHANNELS, settings_of
 from .touches import touches_before_response
 
@@ -57,6 +67,72 @@ def model_views() -> list[ModelView]:
             default_sort="-starts_on",
             permission=READ,
             order=40,
+            form=campaign_form(DEFAULT_CHANNELS),
+            detail=(
+                "channel",
+                "starts_on",
+                "ends_on",
+                "budget",
+                "currency",
+                "segment_id",
+                "owner_id",
+                "mail_subject",
+                "mail_body",
+            ),
+            validate=check_campaign,
+            initial=new_campaign,
+        ),
+        ModelView(
+            "campaign_costs",
+            model="campaigns_cost",
+            title="Campaign costs",
+            columns=(
+                ListColumn("incurred_on", "Date"),
+                ListColumn("campaign_id", "Campaign"),
+                ListColumn("description", "What"),
+                ListColumn("amount", "Amount"),
+                ListColumn("id", "Number", sortable=True),
+            ),
+            search=("description",),
+            default_sort="-id",
+            permission=READ,
+            order=42,
+            form=COST_FORM,
+            validate=check_cost,
+        ),
+        ModelView(
+            "campaign_links",
+            model="campaigns_link",
+            title="Tracked links",
+            columns=(
+                ListColumn("campaign_id", "Campaign"),
+                ListColumn("name", "Name"),
+                ListColumn("destination", "Leads to"),
+                ListColumn("utm_source", "utm_source"),
+                ListColumn("utm_medium", "utm_medium"),
+                ListColumn("utm_campaign", "utm_campaign"),
+                ListColumn("id", "Number", sortable=True),
+            ),
+            search=("name",),
+            default_sort="-id",
+            permission=READ,
+            order=43,
+            form=LINK_FORM,
+            validate=check_link,
+        ),
+        ModelView(
+            "campaign_segments",
+            model="campaigns_segment",
+            title="Segments",
+            columns=(
+                ListColumn("name", "Segment"),
+                ListColumn("target", "Of"),
+                ListColumn("id", "Number", sortable=True),
+            ),
+            search=("name",),
+            default_sort="-id",
+            permission=READ,
+            order=44,
         ),
         ModelView(
             "campaign_touches",
@@ -189,8 +265,62 @@ def render_partner_touches(context: RenderContext) -> str:
     return str(headline + touch_rows(touches, campaign_names(context, touches)))
 
 
+def render_send(context: RenderContext) -> str:
+    campaign = context.record
+    if not isinstance(campaign, Campaign) or campaign.segment_id is None:
+        return ""
+    principal = principal_of(context.session)
+    if principal is None or not principal.can(SEND):
+        return ""
+    message = context.params.get("send_result", "")
+    note = Markup("<small class='campaigns-sent'>{}</small>").format(message) if message else ""
+    return str(
+        Markup(
+            "<form method='post' action='/campaigns/{}/send'>"
+            "<button type='submit'>Send the mass e-mail</button>{}</form>"
+        ).format(campaign.id, note)
+    )
+
+
+def render_campaign_roi(context: RenderContext) -> str:
+    campaign = context.record
+    if not isinstance(campaign, Campaign):
+        return ""
+    currency = settings_of(context.session).currency
+    rows = []
+    for model in MODELS:
+        figures = roi_by_campaign(context.session, model, campaign_ids=[campaign.id])
+        if figures:
+            rows.append(figures[0])
+    table = Markup("").join(
+        Markup("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>").format(
+            words(model),
+            money(roi.revenue),
+            f"{roi.conversions:.2f}",
+            "-" if roi.roi is None else f"{roi.roi * 100:.0f} %",
+        )
+        for model, roi in zip(MODELS, rows, strict=False)
+    )
+    cost = rows[0].cost if rows else Decimal(0)
+    return str(
+        Markup(
+            "<p>Spent <strong>{} {}</strong></p><table class='table'><thead><tr><th>Model</th>"
+            "<th>Revenue</th><th>Conversions</th><th>ROI</th></tr></thead><tbody>{}</tbody>"
+            "</table>"
+        ).format(money(cost), currency, table)
+    )
+
+
 def record_panels() -> list[RecordPanel]:
     return [
+        RecordPanel("campaigns.send", "campaigns_campaign", "Send", render_send, "header_actions"),
+        RecordPanel(
+            "campaigns.roi",
+            "campaigns_campaign",
+            "Return on investment",
+            render_campaign_roi,
+            order=10,
+        ),
         RecordPanel(
             "campaigns.lead_touches",
             "leads_lead",

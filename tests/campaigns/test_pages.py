@@ -88,3 +88,9 @@ def test_marketing_lists_its_campaigns(customer, sign_in):
     assert page.status_code == 200
     assert "Spring mailing" in page.text
     assert "Google ads" in page.text
+
+
+def test_the_lead_page_shows_the_impressions_before_responding(customer, sign_in):
+    page = sign_in("sam").get(f"/views/leads/{customer['lead_id']}")
+    assert page.status_code == 200
+    assert "<strong>2</strong> impressions before responding" in page.text
