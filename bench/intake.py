@@ -11,9 +11,9 @@ Baseline, the same run: the same orders written as bare INSERTs (the order row a
 line rows, one transaction per order) by 8 threads on the runtime's engine: what the
 database itself costs, without HTTP, validation, the customer, the checks or the outbox.
 
-It runs on PostgreSQL (the local server unless --postgres names another): on SQLite, 8
-concurrent writing requests end in "database is locked" for some of them (a transaction
-that read before it writes cannot wait for SQLite's write lock), which --sqlite shows.
+It runs on PostgreSQL (the local server unless --postgres names another), or on a SQLite
+file with --sqlite, where the intake's requests take the write lock one after the other
+(each writing request begins IMMEDIATE).
 
     python bench/intake.py            # 600 orders
     python bench/intake.py --quick    # 100 orders

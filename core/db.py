@@ -10,8 +10,15 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event, func
-from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.engine import Connection, Dialect, make_url
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    SessionTransaction,
+    mapped_column,
+    sessionmaker,
+)
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
@@ -104,6 +111,19 @@ def _sqlite_pragmas(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
     cursor.close()
 
 
+WRITES = "accord_writes"
+
+
+def _begin_immediately(
+    session: Session, transaction: SessionTransaction, connection: Connection
+) -> None:
+    """On SQLite, a unit of work meant to write takes the write lock with its first
+    statement, not at its first write (see Database.session). A savepoint that opens the
+    unit of work is told here too, after its outer transaction: only that one begins."""
+    if session.info.get(WRITES) and transaction.parent is None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 class Database:
     """An engine and its session factory; ``with db.session() as session:`` is one unit of
     work that commits when the block ends and rolls back on an error."""
@@ -120,21 +140,36 @@ class Database:
 
         install_access()
         install_audit(self.sessions)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.sessions, "after_begin", _begin_immediately)
 
     @contextmanager
     def session(
-        self, principal: Principal | None = None, context: str | None = None
+        self,
+        principal: Principal | None = None,
+        context: str | None = None,
+        *,
+        writes: bool = False,
     ) -> Iterator[Session]:
         """One unit of work on behalf of ``principal``: it reads only the rows the principal
         may see, may change only what it may change, and is named in the audit entries
         with ``context`` (the request or job id). Without a principal it may touch no
-        protected model."""
+        protected model.
+
+        ``writes`` says that the unit of work is meant to change data. On SQLite it then
+        takes the database's write lock with its first statement (``BEGIN IMMEDIATE``),
+        waiting for another writer to finish if need be: a transaction that has read (a savepoint
+        starts one) cannot wait for that lock later, SQLite refuses it at once with
+        "database is locked" as soon as another writer has committed since. On
+        PostgreSQL it changes nothing."""
         session = self.sessions()
         if principal is not None:
             session.info["principal"] = principal
             session.info["actor"] = principal.actor
         if context is not None:
             session.info["context"] = context
+        if writes:
+            session.info[WRITES] = True
         try:
             yield session
             session.commit()

@@ -333,7 +333,9 @@ def run_in_background(
         sheet = upload.sheet()
         upload.total = len(sheet.rows)
         upload.save()
-        with runtime.db.session(principal, context=f"import:{upload.token}") as session:
+        with runtime.db.session(
+            principal, context=f"import:{upload.token}", writes=True
+        ) as session:
             report = run_import(
                 session,
                 importer,

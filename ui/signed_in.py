@@ -23,6 +23,9 @@ from accord.core.access import AccessDeniedError, Principal
 from accord.core.security import User, user_for_api_key
 from accord.ui.site import SITE_KEY, Site, flash
 
+# A request with another method is meant to change data (RFC 9110 section 9.2.1).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 log = logging.getLogger("accord.ui")
 
 SESSION_USER = "user_id"
@@ -116,7 +119,11 @@ class SignedInMiddleware:
     async def serve(
         self, principal: Principal, request: Request, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        unit = self.site.runtime.db.session(principal, context=f"request:{secrets.token_hex(6)}")
+        unit = self.site.runtime.db.session(
+            principal,
+            context=f"request:{secrets.token_hex(6)}",
+            writes=request.method not in SAFE_METHODS,
+        )
         session = await run_in_threadpool(unit.__enter__)
         request.state.principal = principal
         request.state.session = session

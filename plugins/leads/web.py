@@ -144,7 +144,7 @@ def record_lead(runtime: Runtime, key: str, site: WebSite, values: dict[str, Any
     data["channel"] = site.channel
     data["product_line"] = site.product_line
     data["notes"] = values.get(MESSAGE, "")
-    with runtime.db.session(Principal.system(f"web-to-lead:{key}")) as session:
+    with runtime.db.session(Principal.system(f"web-to-lead:{key}"), writes=True) as session:
         result = create_lead(session, data)
         lead = result.lead
         if site.auto_reply and lead.email:
