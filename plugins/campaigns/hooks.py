@@ -13,6 +13,7 @@ from accord.api import (
     DashboardWidget,
     DemoContext,
     EventSubscriber,
+    Importer,
     JobType,
     MailTemplate,
     MenuItem,
@@ -26,13 +27,14 @@ from accord.plugins.leads.api import Lead
 
 from . import actions, attribution, views
 from . import demo as campaigns_demo
+from .importing import IMPRESSION_IMPORTER
 from .links import tracked_link
 from .mailing import JOBS, MAILING_TEMPLATE, unsubscribe_page
 from .merge import follow_merge
 from .models import Campaign, Conversion, CostLine, Credit, OptOut, Segment, Touch, TrackedLink
 from .security import ACCESS_RULES, PERMISSIONS
 from .settings import CampaignsSettings
-from .touches import touch_count
+from .touches import TOUCH_RECORDED, rescore, touch_count
 
 
 @hookimpl
@@ -83,6 +85,7 @@ def accord_mail_templates() -> Sequence[MailTemplate]:
 @hookimpl
 def accord_event_subscribers() -> Sequence[EventSubscriber]:
     return [
+        EventSubscriber("campaigns.rescore_lead", TOUCH_RECORDED, rescore),
         EventSubscriber(
             "campaigns.lead_converted", "leads.lead_converted", attribution.on_lead_converted
         ),
@@ -113,6 +116,11 @@ def accord_record_panels() -> Sequence[RecordPanel]:
 @hookimpl
 def accord_dashboard_widgets() -> Sequence[DashboardWidget]:
     return views.dashboard_widgets()
+
+
+@hookimpl
+def accord_importers() -> Sequence[Importer]:
+    return [IMPRESSION_IMPORTER]
 
 
 @hookimpl

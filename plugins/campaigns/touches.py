@@ -1,5 +1,7 @@
-"""Recording touches: every impression that reaches a lead or a customer is one row, and a
-lead's score follows its touches at once (leads' ``recompute_score``)."""
+"""Recording touches: every impression that reaches a lead or a customer is one row. The
+lead's score follows after commit (the event ``campaigns.touch_recorded``, handled by the
+system): whoever records a touch (marketing importing ad impressions, a visitor clicking a
+link) need not be allowed to change the lead."""
 
 from __future__ import annotations
 
@@ -8,10 +10,12 @@ import datetime as dt
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from accord.api import AccordError, utcnow
+from accord.api import AccordError, Event, emit, utcnow
 from accord.plugins.leads.api import Lead, recompute_score
 
 from .models import TOUCH_KINDS, Campaign, Touch, TrackedLink
+
+TOUCH_RECORDED = "campaigns.touch_recorded"
 
 
 class TouchError(AccordError):
@@ -63,11 +67,21 @@ def record_touch(
     )
     session.add(touch)
     session.flush()
-    if lead_id is not None:
-        lead = session.get(Lead, lead_id)
-        if lead is not None:
-            recompute_score(session, lead)
+    emit(
+        session,
+        TOUCH_RECORDED,
+        {"touch_id": touch.id, "campaign_id": campaign.id, "kind": kind, "lead_id": lead_id,
+         "partner_id": partner_id},
+    )  # fmt: skip
     return touch
+
+
+def rescore(session: Session, event: Event) -> None:
+    """A touch reached a lead: its score counts the touches again."""
+    lead_id = event.payload.get("lead_id")
+    lead = session.get(Lead, lead_id) if lead_id is not None else None
+    if lead is not None:
+        recompute_score(session, lead)
 
 
 def touch_count(session: Session, lead_id: int) -> int:

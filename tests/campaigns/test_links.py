@@ -16,6 +16,7 @@ from accord.plugins.campaigns.api import (
 )
 from accord.plugins.campaigns.links import LinkError
 from accord.plugins.leads.api import Lead
+from accord.testing import run_jobs
 
 
 @pytest.fixture
@@ -56,6 +57,8 @@ def test_a_personal_link_records_the_click_and_redirects_with_utm(
         click = session.scalars(select(Touch)).one()
         assert (click.kind, click.lead_id, click.link_id) == ("link_click", lead_id, link.id)
         assert (click.utm_source, click.utm_content) == ("linkedin", "banner-2")
+    run_jobs(accord_runtime)
+    with system() as session:
         assert session.get(Lead, lead_id).touches == 1
 
 

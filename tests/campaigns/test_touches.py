@@ -8,15 +8,19 @@ from sqlalchemy import func, select
 
 from accord.plugins.campaigns.api import Campaign, CostLine, Touch, TouchError, record_touch
 from accord.plugins.leads.api import Lead, merge_leads
+from accord.testing import run_jobs
 
 
-def test_touches_raise_the_lead_score(network, make_lead, make_campaign, touch, system):
+def test_touches_raise_the_lead_score(
+    network, make_lead, make_campaign, touch, system, accord_runtime
+):
     lead_id = make_lead(network["sam"], first_name="Anna", company="Bar Castello")
     with system() as session:
         before = session.get(Lead, lead_id).score
     fair = make_campaign("Host 2026", "trade_fair")
     touch(fair, "event_attendance", lead_id=lead_id)
     touch(fair, "email_opened", lead_id=lead_id)
+    run_jobs(accord_runtime)
     with system() as session:
         lead = session.get(Lead, lead_id)
         assert lead.touches == 2
