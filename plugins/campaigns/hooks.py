@@ -28,7 +28,7 @@ from accord.plugins.leads.api import Lead
 from . import actions, attribution, views
 from . import demo as campaigns_demo
 from .importing import IMPRESSION_IMPORTER
-from .links import tracked_link
+from .links import on_order_placed, tracked_link
 from .mailing import JOBS, MAILING_TEMPLATE, unsubscribe_page
 from .merge import follow_merge
 from .models import Campaign, Conversion, CostLine, Credit, OptOut, Segment, Touch, TrackedLink
@@ -89,6 +89,7 @@ def accord_event_subscribers() -> Sequence[EventSubscriber]:
         EventSubscriber(
             "campaigns.lead_converted", "leads.lead_converted", attribution.on_lead_converted
         ),
+        EventSubscriber("campaigns.order_placed", "orders.order_placed", on_order_placed),
         EventSubscriber(
             "campaigns.order_confirmed", "orders.order_confirmed", attribution.on_order_confirmed
         ),

@@ -8,11 +8,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from accord.api import Principal, Runtime
+from accord.api import Event, Principal, Runtime, runtime_of
 
 from .models import Campaign, LinkError, TrackedLink, check_destination
 from .settings import CampaignsSettings
@@ -97,6 +98,35 @@ def follow(runtime: Runtime, token: str, query: dict[str, str]) -> str | None:
         )
         recorded = {key: getattr(touch, key) for key in UTM_KEYS}
         return with_utm(link.destination, recorded)
+
+
+def on_order_placed(session: Session, event: Event) -> None:
+    """A web-store order carries the token of the tracked link its buyer came through
+    (``campaign_token`` of ``orders.order_placed``): the click is now known to be this
+    customer's, so it becomes a touch on the customer, before the order's revenue."""
+    token, partner_id = event.payload.get("campaign_token"), event.payload.get("partner_id")
+    if not token or partner_id is None:
+        return
+    try:
+        payload: Any = serializer(runtime_of(session)).loads(str(token))
+    except BadSignature:
+        return
+    if not isinstance(payload, dict) or not isinstance(payload.get("link"), int):
+        return
+    link = session.get(TrackedLink, payload["link"])
+    campaign = session.get(Campaign, link.campaign_id) if link is not None else None
+    if link is None or campaign is None:
+        return
+    lead_id = payload.get("lead") if isinstance(payload.get("lead"), int) else None
+    record_touch(
+        session,
+        campaign,
+        "link_click",
+        lead_id=lead_id,
+        partner_id=int(partner_id),
+        link=link,
+        detail=f"order {event.payload.get('number', '')}".strip(),
+    )
 
 
 async def tracked_link(request: Request) -> Response:

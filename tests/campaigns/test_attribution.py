@@ -165,3 +165,27 @@ def test_linear_shares_add_up_to_the_revenue_to_the_cent():
         Decimal("33.34"),
     ]
     assert attribute([], Decimal("100.00"))["linear"] == []
+
+
+def test_a_web_store_order_with_the_buyers_link_token_credits_that_campaign(
+    network, make_campaign, deliver, accord_runtime, as_user, system
+):
+    from accord.plugins.campaigns.api import TrackedLink, link_token
+
+    ads = make_campaign("Instagram ads", "social", cost="100.00")
+    with system() as session:
+        link = TrackedLink(campaign_id=ads, name="shop", destination="https://shop.example/")
+        buyer = Partner(kind=PartnerKind.PERSON, name="Eva", email="eva@home.example")
+        session.add_all([link, buyer])
+        session.flush()
+        token, buyer_id = link_token(accord_runtime, link), buyer.id
+    order = {"order_id": 9, "number": "WEB-9", "partner_id": buyer_id, "source": "web",
+             "amount": "250.00", "currency": "EUR", "ordered_on": "2026-11-23",
+             "campaign_token": token}  # fmt: skip
+    deliver("orders.order_placed", order)
+    deliver("orders.order_confirmed", {**order, "owner_id": None})
+    deliver("orders.order_placed", {**order, "order_id": 10, "campaign_token": "forged.token"})
+    with as_user(network["max"]) as session:
+        assert figures(session, "last_touch")["Instagram ads"] == (
+            Decimal("100.00"), Decimal("250.00"), Decimal("1.5000"),
+        )  # fmt: skip
