@@ -6,8 +6,9 @@ Events emitted: ``campaigns.touch_recorded``: ``{touch_id, campaign_id, kind, le
 partner_id}`` (the lead's score is brought up to date on it).
 
 Events consumed: ``leads.lead_converted`` (a response), ``orders.order_placed`` (its
-``campaign_token``, a tracked link's token, becomes a click touch on the buyer), ``orders.order_confirmed`` (its
-``amount`` is revenue of ``partner_id``) and ``orders.order_cancelled`` (takes it back).
+``campaign_token``, a tracked link's token, becomes a click touch on the buyer),
+``orders.order_confirmed`` (its ``amount`` is revenue of ``partner_id``) and
+``orders.order_cancelled`` (takes it back).
 Any plugin bringing revenue may emit ``orders.order_confirmed``-shaped events under its own
 name and call :func:`record_conversion` from its subscriber instead."""
 
