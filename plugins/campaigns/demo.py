@@ -115,6 +115,4 @@ def seed(demo: DemoContext) -> None:
                 occurred_at=now - dt.timedelta(days=rng.uniform(1, 170)),
             )
             touches += 1
-    demo.report(
-        f"campaigns: added {len(campaigns)} campaigns with cost lines and {touches} touches"
-    )
+    demo.report(f"added {len(campaigns)} campaigns with cost lines and {touches} touches")

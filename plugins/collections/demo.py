@@ -77,7 +77,7 @@ def add_demo_data(demo: DemoContext) -> None:
     )
     session.flush()
     demo.report(
-        f"collections: {invoices + 1} invoices, {payments} payments, credit lines for "
+        f"{invoices + 1} invoices, {payments} payments, credit lines for "
         f"{min(len(customers), 40)} customers; {blocked.name} is over its credit line of "
         f"{money(line.credit_limit or Decimal('0'))} EUR: confirming its next order is blocked"
     )
