@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -25,6 +25,7 @@ from accord.core.workflow.build import Machine
 from accord.ui.site import Site, flash, may_read
 from accord.ui.templating import wants_fragment
 from accord.ui.transitions import attempt
+from accord.ui.viewable import primary_key, typed_id
 
 COLUMN_CAP = 50
 """Cards shown per column; the rest are counted ("12 more")."""
@@ -60,10 +61,7 @@ class Board:
 
     @property
     def key(self) -> InstrumentedAttribute[Any]:
-        mapper = inspect(self.machine.model)
-        prop = mapper.get_property_by_column(mapper.primary_key[0])
-        attribute: InstrumentedAttribute[Any] = getattr(self.machine.model, prop.key)
-        return attribute
+        return primary_key(self.machine.model)
 
     @property
     def state(self) -> InstrumentedAttribute[Any]:
@@ -73,15 +71,7 @@ class Board:
         return attribute
 
     def record_id(self, text: str) -> Any:
-        """The record id of a URL, as its key column's type; a malformed one is not found."""
-        try:
-            kind = self.key.property.columns[0].type.python_type
-        except NotImplementedError:
-            return text
-        try:
-            return kind(text)
-        except (TypeError, ValueError):
-            raise HTTPException(404, "There is no such record.") from None
+        return typed_id(self.key, text, "There is no such record.")
 
 
 def boards_of(site: Site) -> dict[str, Board]:

@@ -27,6 +27,26 @@ from accord.ui.panels import panels_for
 NOT_FOUND = "There is no such record, or you may not see it."
 
 
+def primary_key(model: type[Any]) -> InstrumentedAttribute[Any]:
+    """The attribute of ``model`` that maps its (first) primary key column."""
+    mapper = inspect(model)
+    prop = mapper.get_property_by_column(mapper.primary_key[0])
+    attribute: InstrumentedAttribute[Any] = getattr(model, prop.key)
+    return attribute
+
+
+def typed_id(key: InstrumentedAttribute[Any], text: str, not_found: str) -> Any:
+    """The id of a URL as ``key``'s column type; a malformed one is not found (404)."""
+    try:
+        kind = key.property.columns[0].type.python_type
+    except NotImplementedError:
+        return text
+    try:
+        return kind(text)
+    except (TypeError, ValueError):
+        raise HTTPException(404, not_found) from None
+
+
 @dataclass(frozen=True)
 class Section:
     title: str
@@ -77,10 +97,7 @@ class Viewable:
 
     @property
     def key(self) -> InstrumentedAttribute[Any]:
-        mapper = inspect(self.model)
-        prop = mapper.get_property_by_column(mapper.primary_key[0])
-        attribute: InstrumentedAttribute[Any] = getattr(self.model, prop.key)
-        return attribute
+        return primary_key(self.model)
 
     def page_path(self, record_id: Any) -> str:
         """The generic record page (``/views/<name>/<id>``), wherever ``record_url`` points."""
@@ -90,15 +107,7 @@ class Viewable:
         return self.view.record_url(record_id)
 
     def record_id(self, text: str) -> Any:
-        """The id of a URL as its key column's type; a malformed one is not found."""
-        try:
-            kind = self.key.property.columns[0].type.python_type
-        except NotImplementedError:
-            return text
-        try:
-            return kind(text)
-        except (TypeError, ValueError):
-            raise HTTPException(404, NOT_FOUND) from None
+        return typed_id(self.key, text, NOT_FOUND)
 
     def find(self, session: Session, text: str) -> Any:
         """The record of a URL read through the user's session: one they may not read is
