@@ -1,5 +1,6 @@
 """The job runner: claims due jobs under a lease, runs subscribers and job types, retries
-with exponential backoff, and keeps what keeps failing as dead for `accord jobs retry`.
+with exponential backoff, and keeps what keeps failing (or fails for good: a
+``PermanentJobError``) as dead for `accord jobs retry`.
 
 A job's own work and the row that marks it done commit in one transaction, and that row is
 only written while this worker still holds the job's lease: a worker killed mid-job leaves
@@ -59,6 +60,12 @@ DELIVERY_KEY = "accord.delivery_key"
 
 class LeaseLostError(Exception):
     """Another worker took the job over (this one was too slow); its work is rolled back."""
+
+
+class PermanentJobError(Exception):
+    """A job's failure that no retry can mend (a mail server refusing the address for good):
+    the runner marks the job dead at once, with this error as its last error, instead of
+    retrying it until its attempts run out."""
 
 
 @dataclass(frozen=True)
@@ -522,8 +529,15 @@ class JobRunner:
 
     def _failed(self, claimed: Claimed, error: Exception, now: dt.datetime) -> None:
         message = "".join(traceback.format_exception_only(error)).strip()
-        log.warning("job %s (%s) failed: %s", claimed.id, claimed.target, message)
-        if claimed.attempts >= self._max_attempts(claimed):
+        permanent = isinstance(error, PermanentJobError)
+        log.warning(
+            "job %s (%s) failed%s: %s",
+            claimed.id,
+            claimed.target,
+            " for good" if permanent else "",
+            message,
+        )
+        if permanent or claimed.attempts >= self._max_attempts(claimed):
             values: dict[str, Any] = {"state": JobState.DEAD, "finished_at": now}
         else:
             delay = min(
