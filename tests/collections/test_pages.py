@@ -267,6 +267,10 @@ def test_only_holders_of_the_override_right_see_the_override_on_the_order_page(
     )
     assert done.status_code == 204, done.text
     run_jobs(accord_runtime)
+    with accord_runtime.db.session(Principal.system("test")) as session:
+        order = session.get(Order, shop["order"])
+        assert order.confirmed_by_id == shop["users"]["ada"].id  # as any confirmation
+        assert order.confirmed_at is not None
     confirmed = ada.get(order_path).text
     assert 'id="order-state">confirmed<' in confirmed
     assert "Credit block:" not in confirmed  # a confirmed order has nothing to unblock
