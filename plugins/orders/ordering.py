@@ -246,11 +246,12 @@ def flush_or_conflict(session: Session, order: Order, step: str) -> None:
         ) from None
 
 
-def confirm(runtime: Runtime, session: Session, order: Order) -> None:
+def confirm(runtime: Runtime, session: Session, order: Order, **inputs: str) -> None:
     """Check availability, then confirm the order (the ``confirm`` step: its permission,
-    guards and every plugin's veto apply). The order then waits in the shipping queue."""
+    guards and every plugin's veto apply; ``inputs`` go to the step for those vetoes and
+    stay in its history). The order then waits in the shipping queue."""
     check_availability(runtime, session, order)
-    runtime.workflows.transition(session, order, "confirm")
+    runtime.workflows.transition(session, order, "confirm", **inputs)
     principal = principal_of(session)
     order.confirmed_by_id = principal.user_id if principal is not None else None
     order.confirmed_at = utcnow()

@@ -29,6 +29,7 @@ from accord.api import (
     User,
     runtime_of,
 )
+from accord.ui.panels import record_slots
 from accord.ui.site import flash, page
 
 from .models import Offer, OfferApproval, Order, Product, UnitTracking
@@ -217,9 +218,16 @@ def offer_values(request: Request, offer_id: int) -> dict[str, Any]:
     }
 
 
+def offer_page_values(request: Request, offer_id: int) -> dict[str, Any]:
+    """The offer's values and the panels every enabled plugin adds to offers."""
+    values = offer_values(request, offer_id)
+    values["slots"] = record_slots(request, Offer.__tablename__, values["offer"])
+    return values
+
+
 async def offer_page(request: Request) -> Response:
     offer_id = int(request.path_params["offer_id"])
-    values = await run_in_threadpool(offer_values, request, offer_id)
+    values = await run_in_threadpool(offer_page_values, request, offer_id)
     return page(request, "orders/offer.html", values)
 
 
@@ -312,6 +320,7 @@ def order_values(request: Request, order_id: int) -> dict[str, Any]:
         steps["confirm"] = dataclasses.replace(confirm_step, allowed=True, reason=None)
     return {
         "order": order,
+        "slots": record_slots(request, Order.__tablename__, order),
         "customer": session.get(Partner, order.partner_id),
         "steps": steps,
         "units": units,
