@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from accord.api import read_sheet, run_import
-from accord.core.audit import AuditEntry
+from accord.core.audit import AuditEntry, history
 from accord.core.events import OutboxEvent
 from accord.plugins.leads.api import Lead, LeadActivity
 from accord.plugins.leads.importing import LEAD_IMPORTER, phone_key
@@ -70,12 +70,8 @@ def test_a_good_file_creates_assigned_audited_leads(
         assert {paolo.owner_id, leads["marta@neri.example"].owner_id} == north
         assert (anna.state, anna.channel, anna.phone_key) == ("new", "trade_fair", "+390212345678")
         assert anna.score > 0
-        audited = session.scalars(
-            select(AuditEntry.field).where(
-                AuditEntry.model == "leads_lead", AuditEntry.record_id == str(anna.id)
-            )
-        ).all()
-        assert {"email", "company", "owner_id", "state"} <= set(audited)
+        audited = {entry.field for entry in history(session, "leads_lead", str(anna.id))}
+        assert {"email", "company", "owner_id", "state"} <= audited
         assert count(session, LeadActivity) == 4
         events = session.scalars(select(OutboxEvent.name)).all()
         assert events.count("leads.lead_created") == 4
