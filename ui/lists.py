@@ -78,7 +78,7 @@ class ListedModel:
 
     def creatable_by(self, principal: Principal) -> bool:
         """The view has a form and an access row lets the user create rows of the model."""
-        if not self.view.form:
+        if not self.view.form or not self.view.creatable:
             return False
         if principal.is_system:
             return True

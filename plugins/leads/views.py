@@ -29,6 +29,14 @@ from accord.api import (
     principal_of,
 )
 
+from .forms import (
+    LEAD_FORM,
+    OPPORTUNITY_FORM,
+    check_opportunity,
+    create_lead_from_form,
+    update_lead,
+    update_opportunity,
+)
 from .models import Lead, LeadActivity, Opportunity
 from .pipeline import forecast
 from .service import find_duplicates
@@ -95,6 +103,28 @@ def model_views() -> list[ModelView]:
             ),
             default_sort="-id",
             order=20,
+            form=LEAD_FORM,
+            detail=(
+                "company",
+                "first_name",
+                "last_name",
+                "job_title",
+                "email",
+                "phone",
+                "website",
+                "city",
+                "country",
+                "channel",
+                "product_line",
+                "state",
+                "disqualify_reason",
+                "score",
+                "owner_id",
+                "team_id",
+                "notes",
+            ),
+            create=create_lead_from_form,
+            update=update_lead,
         ),
         ModelView(
             "opportunities",
@@ -124,6 +154,23 @@ def model_views() -> list[ModelView]:
             filters=(ListFilter("state", "Stage", choices=tuple((s, words(s)) for s in STAGES)),),
             default_sort="-id",
             order=30,
+            form=OPPORTUNITY_FORM,
+            detail=(
+                "name",
+                "partner_id",
+                "state",
+                "expected_revenue",
+                "currency",
+                "probability",
+                "expected_close",
+                "product_line",
+                "lost_reason",
+                "owner_id",
+                "team_id",
+            ),
+            validate=check_opportunity,
+            update=update_opportunity,
+            creatable=False,
         ),
     ]
 
