@@ -1,6 +1,7 @@
 """Administration records an invoice by hand (``/views/invoices/new``, the kernel's form of
-the invoices view) and corrects one: the checks beyond the fields' types, the values of a
-new invoice, and the invoice page's payments with the form that records one."""
+the invoices view, saved through ``create_invoice``) and corrects one: the checks beyond
+the fields' types, the values of a new invoice, and the invoice page's payments with the
+form that records one."""
 
 from __future__ import annotations
 
@@ -13,11 +14,19 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from accord.api import FormField, FormSection, Principal, RenderContext, principal_of, utcnow
+from accord.api import (
+    FormField,
+    FormSection,
+    Principal,
+    RecordInputError,
+    RenderContext,
+    principal_of,
+    utcnow,
+)
 
 from .forms import SWAP_REFUSALS
 from .models import Invoice, InvoiceOrigin, InvoiceStatus, Payment
-from .receivables import money
+from .receivables import ReceivableError, create_invoice, money
 from .security import RECORD_PAYMENTS
 from .settings import settings_of
 
@@ -45,7 +54,6 @@ def initial(session: Session, principal: Principal) -> Mapping[str, Any]:
         "currency": settings.currency,
         "issue_date": today,
         "due_date": today + dt.timedelta(days=settings.payment_days),
-        "origin": InvoiceOrigin.MANUAL,
     }
 
 
@@ -82,6 +90,23 @@ def validate(session: Session, values: Mapping[str, Any], record: Any) -> Mappin
                     f"{record.currency}): it keeps its customer, amount and currency."
                 )
     return errors
+
+
+def create(session: Session, principal: Principal, values: Mapping[str, Any]) -> Invoice:
+    """The invoice through the same service as the ERP's and the orders' invoices."""
+    try:
+        return create_invoice(
+            session,
+            partner_id=values["partner_id"],
+            number=values["number"],
+            amount=values["amount"],
+            currency=values["currency"],
+            issue_date=values["issue_date"],
+            due_date=values["due_date"],
+            origin=InvoiceOrigin.MANUAL,
+        )
+    except ReceivableError as error:
+        raise RecordInputError({"": str(error)}) from None
 
 
 def render_payments(context: RenderContext, problem: str = "") -> str:

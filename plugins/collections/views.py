@@ -77,6 +77,7 @@ def model_views() -> Sequence[ModelView]:
             ),
             validate=invoice_form.validate,
             initial=invoice_form.initial,
+            create=invoice_form.create,
         ),
     ]
 
