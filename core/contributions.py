@@ -301,18 +301,25 @@ class ListColumn:
     sortable: bool = False
 
 
+ChoicesOf = Callable[["Session"], Sequence[tuple[str, str]]]
+"""``choices(session)``: ``(value, label)`` pairs worked out for each request, from the
+plugin's settings (``runtime_of(session).settings``) or from data the user may read."""
+Choices = tuple[tuple[str, str], ...] | ChoicesOf
+
+
 ListFilterKind = Literal["choice", "boolean"]
 
 
 @dataclass(frozen=True)
 class ListFilter:
     """A filter of a model's list on one indexed column: ``choice`` offers ``choices``
-    (value, label) pairs, ``boolean`` offers yes and no."""
+    (value, label) pairs, ``boolean`` offers yes and no. ``choices`` may be a function of
+    the request's session, asked on each request: the channels of the plugin's settings."""
 
     field: str
     label: str
     kind: ListFilterKind = "choice"
-    choices: tuple[tuple[str, str], ...] = ()
+    choices: Choices = ()
 
 
 FieldKind = Literal[
@@ -329,12 +336,6 @@ FieldKind = Literal[
     "choice",
     "reference",
 ]
-
-
-ChoicesOf = Callable[["Session"], Sequence[tuple[str, str]]]
-"""``choices(session)``: ``(value, label)`` pairs worked out for each request, from the
-plugin's settings (``runtime_of(session).settings``) or from data the user may read."""
-Choices = tuple[tuple[str, str], ...] | ChoicesOf
 
 
 @dataclass(frozen=True)

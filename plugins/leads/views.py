@@ -32,6 +32,7 @@ from accord.api import (
 from .forms import (
     LEAD_FORM,
     OPPORTUNITY_FORM,
+    channel_choices,
     check_opportunity,
     create_lead_from_form,
     update_lead,
@@ -40,7 +41,6 @@ from .forms import (
 from .models import Lead, LeadActivity, Opportunity
 from .pipeline import forecast
 from .service import find_duplicates
-from .settings import OFFLINE_CHANNELS, ONLINE_CHANNELS
 from .workflows import LEAD_STATES, OPEN_LEAD_STATES, STAGES, leads_settings
 
 TEMPLATES = jinja2.Environment(
@@ -66,7 +66,6 @@ def lead_path(lead_id: int) -> str:
 
 
 def model_views() -> list[ModelView]:
-    channels = tuple((name, words(name)) for name in ONLINE_CHANNELS + OFFLINE_CHANNELS)
     return [
         ModelView(
             "leads",
@@ -99,7 +98,7 @@ def model_views() -> list[ModelView]:
             search=("company", "last_name", "email"),
             filters=(
                 ListFilter("state", "State", choices=tuple((s, words(s)) for s in LEAD_STATES)),
-                ListFilter("channel", "Channel", choices=channels),
+                ListFilter("channel", "Channel", choices=channel_choices),
             ),
             default_sort="-id",
             order=20,
