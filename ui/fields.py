@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Boolean, Column, Date, DateTime, Enum, Integer, Numeric, String, Text
 from sqlalchemy.orm import InstrumentedAttribute
 
-from accord.core.contributions import FieldKind, FormField
+from accord.core.contributions import ChoicesOf, FieldKind, FormField
 
 LABEL_COLUMNS = ("name", "title", "number", "subject", "login", "body")
 """A record is named by the first of these columns its model has, or else ``#<id>``."""
@@ -65,6 +65,8 @@ class Field:
     target: type[Any] | None
     """The referenced model of a ``reference``."""
     scale: int | None = None
+    choices_of: ChoicesOf | None = None
+    """The plugin's function giving ``choices`` per request (see ``ui.forms.bound``)."""
 
     @property
     def input_type(self) -> str:
@@ -91,8 +93,9 @@ def resolve(
     kind = declared.kind or infer_kind(declared.field, column, target)
     column_type = column.type
     enum_type = getattr(column_type, "enum_class", None) if isinstance(column_type, Enum) else None
-    choices = declared.choices
-    if kind == "choice" and not choices:
+    choices_of = None if isinstance(declared.choices, tuple) else declared.choices
+    choices = declared.choices if isinstance(declared.choices, tuple) else ()
+    if kind == "choice" and not choices and choices_of is None:
         if enum_type is None:
             raise FieldError("a choice needs choices=((value, label), ...) or an enum column")
         choices = tuple((str(member.value), humanize(str(member.value))) for member in enum_type)
@@ -117,6 +120,7 @@ def resolve(
         enum_type=enum_type,
         target=target if kind == "reference" else None,
         scale=scale,
+        choices_of=choices_of,
     )
 
 

@@ -118,6 +118,27 @@ def create_order(
     return order
 
 
+def change_order(session: Session, order: Order, lines: Sequence[LineInput]) -> Order:
+    """Replace a draft order's lines (the back office correcting a held web-store order,
+    the salesperson an order not confirmed yet); availability is asked again when it is
+    confirmed."""
+    if order.state != "draft":
+        raise OrderError(
+            f"order {order.number}: its lines change only in draft (it is {order.state})"
+        )
+    if not lines:
+        raise OrderError(f"order {order.number}: an order needs at least one line")
+    order.lines.clear()
+    session.flush()
+    for position, line in enumerate(lines, start=1):
+        order.lines.append(_order_line(session, order.partner_id, position, line))
+    order_totals(order, order.lines)
+    order.availability_checked_at = None
+    order.availability_note = ""
+    flush_or_conflict(session, order, "change")
+    return order
+
+
 def _order_line(session: Session, partner_id: int, position: int, line: LineInput) -> OrderLine:
     where = f"line {position}"
     if line.quantity <= 0:
