@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from sqlalchemy import String, Table, bindparam, insert, select, update
@@ -52,11 +52,15 @@ class RowError:
     line: int
     column: str | None
     message: str
+    noun: str = "row"
+    """``record`` for a JSON file's records: then ``line`` is the index in its array."""
 
     def __str__(self) -> str:
+        where = f"record [{self.line}]" if self.noun == "record" else f"row {self.line}"
         if self.column is None:
-            return f"row {self.line}: {self.message}"
-        return f"row {self.line}, column {self.column!r}: {self.message}"
+            return f"{where}: {self.message}"
+        label = "field" if self.noun == "record" else "column"
+        return f"{where}, {label} {self.column!r}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -245,6 +249,8 @@ def run_import(
             savepoint.rollback()
         raise
     report.errors.sort(key=lambda error: error.line)
+    if sheet.row_noun != "row":
+        report.errors = [replace(error, noun=sheet.row_noun) for error in report.errors]
     keep = not dry_run and (skip_bad_rows or not report.errors)
     if keep:
         savepoint.commit()
