@@ -8,6 +8,9 @@ from accord.core.access import AccessDeniedError, Principal, principal_of
 from accord.core.activities import Activity, ActivityKind, log_activity, timeline
 from accord.core.contributions import (
     AccessRule,
+    Choices,
+    ChoicesOf,
+    CreateRecord,
     DashboardFilters,
     DashboardWidget,
     Event,
@@ -34,6 +37,7 @@ from accord.core.contributions import (
     SearchProvider,
     StaticFolder,
     Transition,
+    UpdateRecord,
     Workflow,
 )
 from accord.core.db import (
@@ -46,7 +50,7 @@ from accord.core.db import (
     utcnow,
 )
 from accord.core.demo import DemoContext
-from accord.core.errors import AccordError
+from accord.core.errors import AccordError, RecordInputError
 from accord.core.events import emit, emit_many, enqueue
 from accord.core.hookspecs import hookimpl
 from accord.core.importing import (
@@ -108,6 +112,9 @@ __all__ = [
     "AddressKind",
     "Available",
     "Base",
+    "Choices",
+    "ChoicesOf",
+    "CreateRecord",
     "DashboardFilters",
     "DashboardWidget",
     "DemoContext",
@@ -139,6 +146,7 @@ __all__ = [
     "PluginSettings",
     "Principal",
     "ProductLines",
+    "RecordInputError",
     "RecordPanel",
     "Refused",
     "RenderContext",
@@ -162,6 +170,7 @@ __all__ = [
     "TransitionRecord",
     "UTCDateTime",
     "UnreadableFileError",
+    "UpdateRecord",
     "User",
     "Workflow",
     "WorkflowEngine",

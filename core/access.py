@@ -891,8 +891,8 @@ def _refuse_core_statement(state: ORMExecuteState, principal: Principal | None) 
 CHECK_CREATED_ROWS: Final = "accord_check_created_rows"
 """Execution option of a multi-row ORM INSERT whose caller checks, before anything else
 runs in its transaction, that every row it created is one the principal may create
-(``accord.core.importing.insert_records`` does): without it such an INSERT is refused to a
-principal whose rules limit which rows it may create."""
+(as ``accord.core.importing.insert_records`` does for its own executemany): without it
+such an INSERT is refused to a principal whose rules limit which rows it may create."""
 
 _PENDING = "access_pending_checks"
 

@@ -42,14 +42,20 @@ def uninvoiced_orders(
     return session.scalar(query) or ZERO
 
 
-def position_for(session: Session, order: Order, settings: CollectionsSettings) -> CreditPosition:
-    """The customer's credit position besides ``order``, read in full."""
+def customer_position(
+    session: Session, partner_id: int, settings: CollectionsSettings, *, besides: int | None = None
+) -> CreditPosition:
+    """The customer's credit position, read in full (whoever asks), counting its confirmed
+    orders not invoiced yet except order ``besides``."""
     today = utcnow().date()
     with books(session) as everything:
-        pending = uninvoiced_orders(
-            everything, order.partner_id, settings.currency, besides=order.id
-        )
-        return credit_position(everything, order.partner_id, settings, today, open_orders=pending)
+        pending = uninvoiced_orders(everything, partner_id, settings.currency, besides=besides)
+        return credit_position(everything, partner_id, settings, today, open_orders=pending)
+
+
+def position_for(session: Session, order: Order, settings: CollectionsSettings) -> CreditPosition:
+    """The customer's credit position besides ``order``, read in full."""
+    return customer_position(session, order.partner_id, settings, besides=order.id)
 
 
 def confirmation_block(

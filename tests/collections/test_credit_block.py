@@ -19,7 +19,7 @@ from accord.api import (
     TransitionBlockedError,
     timeline,
 )
-from accord.core.audit import AuditEntry
+from accord.core.audit import history as audit_history
 from accord.core.config_file import write_new_config
 from accord.core.jobs import run_pending
 from accord.core.security import create_user
@@ -186,13 +186,11 @@ def test_administration_overrides_and_the_override_is_audited(accord_runtime, sh
             reason,
         )
         assert override.block.startswith("Garda Srl would exceed its credit line")
-        audited = session.scalars(
-            select(AuditEntry).where(
-                AuditEntry.model == "collections_credit_override",
-                AuditEntry.record_id == str(override.id),
-                AuditEntry.field == "reason",
-            )
-        ).one()
+        (audited,) = [
+            entry
+            for entry in audit_history(session, "collections_credit_override", str(override.id))
+            if entry.field == "reason"
+        ]
         assert reason in audited.new_value
         subjects = [activity.subject for activity in timeline(session, shop["garda"])]
         order = session.get(Order, order_id)

@@ -34,7 +34,7 @@ from accord.api import (
     read_sheet_file,
     run_import,
 )
-from accord.core.audit import AuditEntry
+from accord.core.audit import AuditEntry, history
 from accord.core.importing import ImportKey
 
 BLOCKED = "Blocked Ltd"
@@ -426,11 +426,7 @@ def test_records_are_written_as_the_importing_user_and_audited(
 
     acme = accord_session.scalar(select(Partner).where(Partner.name == "Acme Ltd"))
     assert acme is not None
-    entries = accord_session.scalars(
-        select(AuditEntry).where(
-            AuditEntry.model == "core_partner", AuditEntry.record_id == str(acme.id)
-        )
-    ).all()
+    entries = history(accord_session, "core_partner", str(acme.id))
     assert {entry.field for entry in entries} >= {"name", "email", "phone", "kind"}
     assert {entry.actor for entry in entries} == {f"user:{back_office.id}:bea"}
 
