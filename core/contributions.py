@@ -334,6 +334,7 @@ FieldKind = Literal[
     "datetime",
     "boolean",
     "choice",
+    "multiple",
     "reference",
 ]
 
@@ -346,7 +347,10 @@ class FormField:
     ``reference``), ``required`` from ``NOT NULL`` without a default, ``choices`` from the
     enum's values. ``choices`` may also be a function of the request's session (the
     channels of the plugin's settings). A ``reference`` is picked by searching the rows the
-    user may read."""
+    user may read; ``multiple`` picks any number of the choices (a tuple of values).
+
+    A field may also be an attribute of the model that is no column (a property reading a
+    JSON column): it needs ``kind``, and the view's ``create`` and ``update`` store it."""
 
     field: str
     label: str = ""

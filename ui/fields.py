@@ -124,6 +124,29 @@ def resolve(
     )
 
 
+def resolve_attribute(declared: FormField) -> Field:
+    """A field that is an attribute of the model but no column: only what is declared."""
+    if declared.kind is None:
+        raise FieldError("a field that is no column needs kind=...")
+    if declared.kind in ("choice", "multiple") and not declared.choices:
+        raise FieldError(f"a {declared.kind} field needs choices=((value, label), ...)")
+    if declared.kind == "reference":
+        raise FieldError("a reference must be a foreign key column")
+    return Field(
+        name=declared.field,
+        label=declared.label or humanize(declared.field),
+        help=declared.help,
+        kind=declared.kind,
+        required=bool(declared.required),
+        nullable=True,
+        choices=declared.choices if isinstance(declared.choices, tuple) else (),
+        max_length=None,
+        enum_type=None,
+        target=None,
+        choices_of=None if isinstance(declared.choices, tuple) else declared.choices,
+    )
+
+
 def infer_kind(name: str, column: Column[Any], target: type[Any] | None) -> FieldKind:
     column_type = column.type
     if column.foreign_keys and target is not None:
@@ -164,6 +187,14 @@ def infer_kind(name: str, column: Column[Any], target: type[Any] | None) -> Fiel
 def parse(field: Field, raw: Sequence[str]) -> tuple[Any, str | None]:
     """The value of the submitted strings ``raw`` (empty when the field was not sent),
     and the message to show next to the field when it is not valid."""
+    if field.kind == "multiple":
+        picked = tuple(dict.fromkeys(value.strip() for value in raw if value.strip()))
+        if field.required and not picked:
+            return picked, "Pick at least one."
+        known = dict(field.choices)
+        if any(value not in known for value in picked):
+            return picked, "Pick among the choices."
+        return picked, None
     text = raw[-1].strip() if raw else ""
     if field.kind == "boolean":
         return text in ("on", "true", "yes", "1"), None
@@ -244,6 +275,8 @@ def form_text(field: Field, value: Any) -> str:
         return "on" if value else ""
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M")
+    if isinstance(value, list | tuple):
+        return ", ".join(str(item) for item in value)
     return str(value)
 
 
@@ -252,8 +285,10 @@ def form_text(field: Field, value: Any) -> str:
 
 def shown(value: Any, choices: Mapping[str, str] | None = None) -> str:
     """A stored value in words: an enum as its label, a boolean as yes or no."""
-    if value is None or value == "":
+    if value is None or value == "" or value == () or value == []:
         return "—"
+    if isinstance(value, list | tuple):
+        return ", ".join((choices or {}).get(str(item), str(item)) for item in value)
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if isinstance(value, enum.Enum):

@@ -57,6 +57,8 @@ class FormState:
     references: dict[str, str] = field(default_factory=dict)
     links: tuple[tuple[str, str], ...] = ()
     """``(label, path)`` pairs shown with the problem: the record a new one duplicates."""
+    picked: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """The values ticked in each ``multiple`` field."""
 
     def tell(self, messages: Mapping[str, str]) -> None:
         """Messages by field: beside a field of the form, above it for any other name."""
@@ -125,6 +127,8 @@ def read_values(
     for spec in item.fields:
         sent = [str(value) for value in form.getlist(spec.name)]
         state.texts[spec.name] = sent[-1].strip() if sent else ""
+        if spec.kind == "multiple":
+            state.picked[spec.name] = tuple(sent)
         value, problem = parse(spec, sent)
         if problem:
             state.errors[spec.name] = problem
@@ -150,6 +154,8 @@ def initial_state(session: Session, item: Viewable, values: Mapping[str, Any]) -
     for spec in item.fields:
         value = values.get(spec.name)
         state.texts[spec.name] = value if isinstance(value, str) else form_text(spec, value)
+        if spec.kind == "multiple":
+            state.picked[spec.name] = tuple(form_text(spec, one) for one in value or ())
         if spec.kind == "reference" and value not in (None, ""):
             assert spec.target is not None
             name = reference_label(session, spec.target, value)

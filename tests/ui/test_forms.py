@@ -22,7 +22,7 @@ from accord.core.errors import PluginError, RecordInputError
 from accord.core.partners import Partner, PartnerKind
 from accord.core.security import Team, TeamKind, User, create_user
 from accord.ui import create_app
-from accord.ui.fields import parse, resolve
+from accord.ui.fields import parse, resolve, resolve_attribute
 
 from .conftest import PASSWORD, csrf_token, log_in
 
@@ -567,6 +567,42 @@ def test_a_form_field_that_is_not_a_column_stops_the_app(world, accord_runtime):
 
     with pytest.raises(PluginError, match="field 'nmae': core_partner has no such column"):
         create_app(accord_runtime)
+
+
+def test_a_field_that_is_no_column_needs_the_views_own_saving(world, accord_runtime):
+    class Unsaved:
+        @hookimpl
+        def accord_model_views(self):
+            return [
+                ModelView(
+                    "unsaved",
+                    model="core_partner",
+                    title="Customers",
+                    columns=(ListColumn("name", "Name"),),
+                    form=(FormSection("", (FormField("company", kind="text"),)),),
+                )
+            ]
+
+    accord_runtime.pm.register(Unsaved(), name="unsaved")
+
+    with pytest.raises(
+        PluginError,
+        match="field 'company': core_partner has no such column; a field that is an attribute "
+        "of the model needs the view's create and update to store it",
+    ):
+        create_app(accord_runtime)
+
+
+def test_several_choices_are_ticked_among_the_known_ones() -> None:
+    declared = FormField("tags", kind="multiple", choices=(("a", "A"), ("b", "B")))
+    spec = resolve_attribute(declared)
+    assert parse(spec, ["b", "a", "b"]) == (("b", "a"), None)
+    assert parse(spec, []) == ((), None)
+    assert parse(spec, ["a", "z"]) == (("a", "z"), "Pick among the choices.")
+    required = resolve_attribute(
+        FormField("tags", kind="multiple", required=True, choices=(("a", "A"),))
+    )
+    assert parse(required, []) == ((), "Pick at least one.")
 
 
 @pytest.mark.parametrize(
