@@ -83,7 +83,9 @@ def test_a_lead_typed_in_goes_through_the_service(sign_in, network, system):
 
     assert made.status_code == 303, problem_of(made.text)
     lead_id = int(made.headers["location"].rsplit("/", 1)[1])
-    assert "Anna Rossi (Bar Castello) was created." in sam.get(made.headers["location"]).text
+    page = sam.get(made.headers["location"]).text
+    assert "Anna Rossi (Bar Castello) was created." in page
+    assert re.search(r'data-field="channel">\s*<dt>Channel</dt>\s*<dd>Trade fair</dd>', page)
     with system() as session:
         lead = session.get_one(Lead, lead_id)
         assert (lead.owner_id, lead.team_id) == (network["sam"].id, network.teams["North"].id)
