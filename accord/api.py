@@ -5,7 +5,14 @@ contracts in CI keep plugins on this side of the line."""
 import click
 
 from accord.core.access import AccessDeniedError, Principal, principal_of
-from accord.core.activities import Activity, ActivityKind, log_activity, timeline
+from accord.core.activities import (
+    Activity,
+    ActivityKind,
+    TaskError,
+    complete_task,
+    log_activity,
+    timeline,
+)
 from accord.core.contributions import (
     AccessRule,
     Choices,
@@ -159,6 +166,7 @@ __all__ = [
     "SearchProvider",
     "Sheet",
     "StaticFolder",
+    "TaskError",
     "Team",
     "TeamKind",
     "TimestampMixin",
@@ -177,6 +185,7 @@ __all__ = [
     "WorkflowMixin",
     "Written",
     "chart",
+    "complete_task",
     "created_at",
     "emit",
     "emit_many",

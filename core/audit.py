@@ -65,6 +65,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Mapper, ORMExecuteState, Session, mapped_column, sessionmaker
 
+from accord.core.bulk import insert_tuples
 from accord.core.db import Base, utcnow
 from accord.core.errors import AccordError
 
@@ -237,56 +238,40 @@ def record_creations(
     columns = cast(Table, AuditEntry.__table__).c
     at_processor = columns.at.type._cached_bind_processor(dialect)
     when = at_processor(utcnow()) if at_processor else utcnow()
-    names: dict[str, str] = {}  # field -> its JSON key, or "" when not audited
+    shown: dict[str, bool | None] = {}  # field -> masked, or None when not audited
     rows = []
     for record_id, values in records:
-        parts = []
+        kept = {}
         for name, value in values.items():
             if value is None or value == "":
                 continue
-            key = names.get(name)
-            if key is None:
-                key = names[name] = _creation_key(model, name)
-            if not key:
+            masked = shown.get(name, False)
+            if name not in shown:
+                masked = shown[name] = (
+                    None if name in _NOT_AUDITED_FIELDS else _is_secret(model, name)
+                )
+            if masked is None:
                 continue
-            if key[-1] != " ":  # masked: the key holds the value
-                parts.append(key)
-            elif type(value) is str:
-                parts.append(f"{key}{_encode_text(value)}")
-            elif type(value) is int:
-                parts.append(f"{key}{value}")
-            else:
-                parts.append(f"{key}{_json(value)}")
-        if parts:
-            shown = "{" + ", ".join(parts) + "}"
-            rows.append((table, record_id, CREATED, shown, "create", actor, when, context))
-    if not rows:
-        return
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    statement = (
-        "INSERT INTO core_audit (model, record_id, field, new_value, action, actor, at, "
-        f"context) VALUES ({', '.join([mark] * 8)})"
+            kept[name] = MASK if masked else value
+        if kept:
+            created = json.dumps(kept, default=_plain, ensure_ascii=False)
+            rows.append((table, record_id, CREATED, created, "create", actor, when, context))
+    insert_tuples(
+        connection,
+        "core_audit",
+        ("model", "record_id", "field", "new_value", "action", "actor", "at", "context"),
+        rows,
     )
-    connection.exec_driver_sql(statement, rows)
-
-
-def _creation_key(model: type[Any], field: str) -> str:
-    """How ``field`` starts in a creation's JSON object: ``'"name": '``, the whole
-    ``'"password_hash": "***"'`` when masked, ``""`` when not audited."""
-    if field in _NOT_AUDITED_FIELDS:
-        return ""
-    key = f"{_encode_text(field)}: "
-    return f'{key}"{MASK}"' if _is_secret(model, field) else key
 
 
 def _creation_value(model: type[Any], values: Iterable[tuple[str, Any]]) -> str:
     """The new value of a creation's entry: the JSON object of ``(field, value)``."""
-    parts = []
-    for field, value in values:
-        key = _creation_key(model, field)
-        if key:
-            parts.append(key if key[-1] != " " else f"{key}{_json(value)}")
-    return "{" + ", ".join(parts) + "}"
+    kept = {
+        field: MASK if _is_secret(model, field) else value
+        for field, value in values
+        if field not in _NOT_AUDITED_FIELDS
+    }
+    return json.dumps(kept, default=_plain, ensure_ascii=False)
 
 
 def install_audit(sessions: sessionmaker[Session]) -> None:
@@ -758,10 +743,6 @@ def _record_referring_rows(
                 else:
                     changes.append(("delete", record_id, field, old, None))
         _write(session, table, mapper.class_, changes, connection=connection)
-
-
-_encode_text = cast(Any, json.encoder).encode_basestring
-"""JSON of a text as ``_json`` writes it (``ensure_ascii=False``), without the encoder."""
 
 
 def _json(value: Any) -> str:

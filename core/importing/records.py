@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Column, Table, delete, false, func, insert, inspect, select
+from sqlalchemy import Column, Table, delete, false, func, inspect, select
 from sqlalchemy.orm import Session
 
 from accord.core.access import AccessDeniedError, is_protected, principal_of
 from accord.core.audit import record_creations
+from accord.core.bulk import insert_values
 
 _KEYS_PER_QUERY = 500
 
@@ -49,7 +50,7 @@ def insert_records(session: Session, model: type[Any], rows: Sequence[dict[str, 
         }
         for record_id, row in zip(ids, rows, strict=True)
     ]
-    session.connection().execute(insert(table), values)
+    insert_values(session.connection(), table, values)
     _check_created(session, model, getattr(model, key_attribute), ids)
     record_creations(
         session,

@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
-from sqlalchemy import String, Table, bindparam, insert, select, update
+from sqlalchemy import String, Table, bindparam, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from accord.core.bulk import insert_values
 from accord.core.db import Base, utcnow
 from accord.core.errors import AccordError
 from accord.core.importing.fields import Importer, ImportRow, Refused, Written
@@ -343,8 +344,7 @@ def _record(
         (changed_keys if row.external_id in known else new_keys).append(key)
     table = cast(Table, ImportKey.__table__)
     connection = session.connection()
-    if new_keys:
-        connection.execute(insert(table), new_keys)
+    insert_values(connection, table, new_keys)
     if changed_keys:
         connection.execute(
             update(table)
