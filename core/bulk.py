@@ -1,6 +1,6 @@
 """Many rows into one table at the driver's speed, for the kernel's bulk writers (imported
-records, their audit entries, import keys): one executemany on SQLite, multi-row INSERTs
-of a thousand rows or so elsewhere, with no SQLAlchemy parameter set built per row.
+records, their audit entries, import keys): one executemany of the driver (psycopg sends
+it as a pipeline), with no SQLAlchemy parameter set built per row.
 
 Nothing here checks access or writes audit entries: the callers do (``insert_records``)."""
 
@@ -11,10 +11,6 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table
-
-# Bound parameters per statement where rows go in as multi-row VALUES: PostgreSQL takes
-# 65,535, other drivers less.
-_PARAMETERS_PER_STATEMENT = 30_000
 
 
 def insert_values(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -88,11 +84,4 @@ def insert_tuples(
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     one = f"({', '.join([mark] * len(columns))})"
     head = f"INSERT INTO {quote(name)} ({', '.join(quote(column) for column in columns)}) VALUES "
-    if dialect.name == "sqlite":
-        connection.exec_driver_sql(head + one, list(rows))
-        return
-    size = max(1, _PARAMETERS_PER_STATEMENT // max(1, len(columns)))
-    for start in range(0, len(rows), size):
-        chunk = rows[start : start + size]
-        flat = tuple(value for row in chunk for value in row)
-        connection.exec_driver_sql(head + ", ".join([one] * len(chunk)), flat)
+    connection.exec_driver_sql(head + one, list(rows))
