@@ -239,21 +239,21 @@ def record_creations(
     columns = cast(Table, AuditEntry.__table__).c
     at_processor = columns.at.type._cached_bind_processor(dialect)
     when = at_processor(utcnow()) if at_processor else utcnow()
-    shown: dict[str, bool | None] = {}  # field -> masked, or None when not audited
+    fields: set[str] = set()  # the fields whose treatment is known
+    masked: set[str] = set()
+    skipped = set(_NOT_AUDITED_FIELDS)
     rows = []
     for record_id, values in records:
-        kept = {}
-        for name, value in values.items():
-            if value is None or value == "":
-                continue
-            masked = shown.get(name, False)
-            if name not in shown:
-                masked = shown[name] = (
-                    None if name in _NOT_AUDITED_FIELDS else _is_secret(model, name)
-                )
-            if masked is None:
-                continue
-            kept[name] = MASK if masked else value
+        if not fields.issuperset(values):
+            for name in values:
+                if name not in fields and name not in skipped and _is_secret(model, name):
+                    masked.add(name)
+            fields.update(values)
+        kept = {
+            name: MASK if name in masked else value
+            for name, value in values.items()
+            if value is not None and value != "" and name not in skipped
+        }
         if kept:
             created = json.dumps(kept, default=_plain, ensure_ascii=False)
             rows.append((table, record_id, CREATED, created, "create", actor, when, context))

@@ -15,11 +15,14 @@ JSON_KIND = "json"
 
 
 def looks_like_json(data: bytes, name: str) -> bool:
-    """A ``.json`` file, or content that opens an array or an object."""
-    return name.lower().endswith(".json") or data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (
-        b"[",
-        b"{",
-    )
+    """A ``.json`` file, or content that opens an array or an object in a file not named
+    as CSV (a CSV header may start with a bracket)."""
+    lowered = name.lower()
+    if lowered.endswith(".json"):
+        return True
+    if lowered.endswith((".csv", ".tsv", ".txt")):
+        return False
+    return data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"[", b"{")
 
 
 def _constant(value: str) -> Any:

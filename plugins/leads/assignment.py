@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import select
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 from accord.api import AccordError, Team, User
 
 from .models import AssignmentPointer, Lead
-from .settings import AssignmentRule, LeadsSettings
+from .settings import AssignmentRule, LeadsSettings, PostcodeRange, parse_postcode_range
 
 
 class AssignmentError(AccordError):
@@ -31,13 +32,26 @@ class Assignment:
 def matches(rule: AssignmentRule, lead: Lead) -> bool:
     if rule.countries and lead.country.upper() not in rule.countries:
         return False
-    if rule.regions and lead.region.casefold() not in {r.casefold() for r in rule.regions}:
+    if rule.regions and lead.region.casefold() not in _folded(rule.regions):
         return False
-    if rule.postcodes and not any(span.contains(lead.postcode) for span in rule.postcode_ranges):
+    if rule.postcodes and not any(
+        span.contains(lead.postcode) for span in _postcode_ranges(rule.postcodes)
+    ):
         return False
     if rule.channels and lead.channel not in rule.channels:
         return False
     return not (rule.product_lines and lead.product_line not in rule.product_lines)
+
+
+@lru_cache(maxsize=256)
+def _folded(regions: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(region.casefold() for region in regions)
+
+
+@lru_cache(maxsize=256)
+def _postcode_ranges(postcodes: tuple[str, ...]) -> tuple[PostcodeRange, ...]:
+    # A rule's ranges parsed once, not once per lead.
+    return tuple(parse_postcode_range(text) for text in postcodes)
 
 
 def choose(session: Session, settings: LeadsSettings, lead: Lead) -> Assignment | None:

@@ -42,6 +42,8 @@ class LinesForm:
     errors: dict[str, str] = field(default_factory=dict)
     problem: str = ""
     rows: int = LINE_ROWS
+    refused: bool = False
+    """The access layer refused the write (403), rather than the input being wrong."""
 
     def text(self, name: str) -> str:
         return self.texts.get(name, "")
@@ -175,6 +177,7 @@ def saved(
         with session.begin_nested():
             return save(lines)
     except AccessDeniedError:
+        form.refused = True
         form.problem = (
             f"Your roles do not let you save this {kind} (it would be outside what you may "
             "change). Nothing was saved."
@@ -207,7 +210,7 @@ def new_values(request: Request, kind: str, form: LinesForm) -> Response:
 
     made = saved(request, form, save, kind)
     if made is None:
-        status = 403 if form.problem.startswith("Your roles") else 422
+        status = 403 if form.refused else 422
         return show(request, kind, form, status=status)
     flash(request, f"The {kind} is saved as a draft.")
     return RedirectResponse(f"/orders/{kind}s/{made}", status_code=303)
@@ -254,7 +257,7 @@ def edit_values(request: Request, kind: str, form: LinesForm | None) -> Response
         return record.id
 
     if saved(request, form, save, kind, record) is None:
-        status = 403 if form.problem.startswith("Your roles") else 422
+        status = 403 if form.refused else 422
         # The lines as stored: the savepoint's rollback expired what the save changed.
         session.refresh(record)
         return show(request, kind, form, record, status)
