@@ -742,7 +742,7 @@ def _record_referring_rows(
     at_processor = _AUDIT_COLUMNS.at.type._cached_bind_processor(connection.dialect)
     when = at_processor(utcnow()) if at_processor else utcnow()
     secret = [_is_secret(model, field) for field, _ in fields]
-    cleared = None if action == "delete" else _json(None)  # SET NULL: the new value
+    nulled = None if action == "delete" else _json(None)  # SET NULL: the new value
     for batch in rows.partitions(_CASCADE_BATCH):
         entries: list[tuple[Any, ...]] = []
         for row in batch:
@@ -759,7 +759,7 @@ def _record_referring_rows(
                     if type(old) is int
                     else _json(old)
                 )
-                new = MASK if masked and cleared else cleared
+                new = MASK if masked and nulled else nulled
                 entries.append((table, record_id, field, shown, new, action, actor, when, context))
         insert_tuples(connection, "core_audit", _ENTRY_COLUMNS, entries)
 
