@@ -5,9 +5,19 @@ contracts in CI keep plugins on this side of the line."""
 import click
 
 from accord.core.access import AccessDeniedError, Principal, principal_of
-from accord.core.activities import Activity, ActivityKind, log_activity, timeline
+from accord.core.activities import (
+    Activity,
+    ActivityKind,
+    TaskError,
+    complete_task,
+    log_activity,
+    timeline,
+)
 from accord.core.contributions import (
     AccessRule,
+    Choices,
+    ChoicesOf,
+    CreateRecord,
     DashboardFilters,
     DashboardWidget,
     Event,
@@ -34,6 +44,7 @@ from accord.core.contributions import (
     SearchProvider,
     StaticFolder,
     Transition,
+    UpdateRecord,
     Workflow,
 )
 from accord.core.db import (
@@ -46,7 +57,7 @@ from accord.core.db import (
     utcnow,
 )
 from accord.core.demo import DemoContext
-from accord.core.errors import AccordError
+from accord.core.errors import AccordError, RecordInputError
 from accord.core.events import emit, emit_many, enqueue
 from accord.core.hookspecs import hookimpl
 from accord.core.importing import (
@@ -108,6 +119,9 @@ __all__ = [
     "AddressKind",
     "Available",
     "Base",
+    "Choices",
+    "ChoicesOf",
+    "CreateRecord",
     "DashboardFilters",
     "DashboardWidget",
     "DemoContext",
@@ -139,6 +153,7 @@ __all__ = [
     "PluginSettings",
     "Principal",
     "ProductLines",
+    "RecordInputError",
     "RecordPanel",
     "Refused",
     "RenderContext",
@@ -151,6 +166,7 @@ __all__ = [
     "SearchProvider",
     "Sheet",
     "StaticFolder",
+    "TaskError",
     "Team",
     "TeamKind",
     "TimestampMixin",
@@ -162,12 +178,14 @@ __all__ = [
     "TransitionRecord",
     "UTCDateTime",
     "UnreadableFileError",
+    "UpdateRecord",
     "User",
     "Workflow",
     "WorkflowEngine",
     "WorkflowMixin",
     "Written",
     "chart",
+    "complete_task",
     "created_at",
     "emit",
     "emit_many",

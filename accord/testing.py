@@ -390,6 +390,7 @@ class SMTPServer:
 
     ``messages`` holds every message it accepted, parsed (``email.message.EmailMessage``);
     ``refuse_next()`` makes it answer the next delivery with a temporary failure;
+    ``reject(address)`` makes it refuse that recipient for good (550);
     ``settings`` is the ``[mail]`` section that sends to it."""
 
     def __init__(self) -> None:
@@ -399,6 +400,7 @@ class SMTPServer:
         self.envelopes: list[tuple[str, list[str]]] = []
         """(MAIL FROM, RCPT TO) of each message accepted."""
         self._refusals: list[str] = []
+        self._rejected: dict[str, str] = {}
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -414,6 +416,20 @@ class SMTPServer:
 
     def refuse_next(self, times: int = 1, reply: str = "451 4.3.0 Try again later") -> None:
         self._refusals.extend([reply] * times)
+
+    def reject(self, address: str, reply: str = "") -> None:
+        self._rejected[address.lower()] = (
+            reply or f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        )
+
+    async def handle_RCPT(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        refusal = self._rejected.get(address.lower())
+        if refusal:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         if self._refusals:

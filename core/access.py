@@ -31,7 +31,7 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.orm.interfaces import ORMOption
 from sqlalchemy.orm.strategy_options import Load
-from sqlalchemy.orm.util import LoaderCriteriaOption
+from sqlalchemy.orm.util import AliasedInsp, LoaderCriteriaOption
 from sqlalchemy.sql.elements import ClauseElement, ColumnClause
 from sqlalchemy.sql.selectable import FromClause, SelectBase, TableClause, _MemoizedSelectEntities
 from sqlalchemy.sql.util import find_tables
@@ -388,9 +388,7 @@ class AccessPolicy:
                     self._read_options.clear()
                 condition = self.criteria(principal, mapper.class_, "read")
                 option = self._read_options[key] = (
-                    None
-                    if condition is None
-                    else with_loader_criteria(mapper.class_, condition, include_aliases=True)
+                    None if condition is None else _loader_criteria(mapper.class_, condition)
                 )
             if option is not None:
                 options.append(option)
@@ -477,6 +475,31 @@ class AccessPolicy:
                     summary += " and " + " and ".join(restricted)
                 lines.append((table, operation, summary, decision.grants + decision.restrictions))
         return lines
+
+
+def _loader_criteria(model: type[Any], condition: ColumnElement[bool]) -> ORMOption:
+    """``condition`` as a loader criterion on every occurrence of ``model`` in a statement,
+    aliases included, each filtered on its own columns.
+
+    SQLAlchemy resolves a criterion given as a lambda for each entity it meets, the alias
+    itself where it stands in a FROM, a JOIN's ON clause or a subquery; a criterion given as
+    an expression is only adapted in a WHERE, so ``join(other, other.id != Model.id)`` with
+    ``other = aliased(Model)`` filtered ``Model`` twice and ``other`` not at all. The lambda
+    tracks ``condition`` as a closure variable: the cached compiled statement is shared by
+    every principal with conditions of the same shape, and each run binds its own values.
+    """
+    return with_loader_criteria(
+        model, lambda entity: _condition_of(entity, condition), include_aliases=True
+    )
+
+
+def _condition_of(entity: Any, condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    """``condition``, written on a model's columns, on those of ``entity``: the model, or an
+    alias of it (then its columns are the alias's)."""
+    found = inspect(entity, raiseerr=False)
+    if isinstance(found, AliasedInsp):
+        return found._adapter.traverse(condition)
+    return condition
 
 
 class AccessConfigError(AccordError):
@@ -868,8 +891,8 @@ def _refuse_core_statement(state: ORMExecuteState, principal: Principal | None) 
 CHECK_CREATED_ROWS: Final = "accord_check_created_rows"
 """Execution option of a multi-row ORM INSERT whose caller checks, before anything else
 runs in its transaction, that every row it created is one the principal may create
-(``accord.core.importing.insert_records`` does): without it such an INSERT is refused to a
-principal whose rules limit which rows it may create."""
+(as ``accord.core.importing.insert_records`` does for its own executemany): without it
+such an INSERT is refused to a principal whose rules limit which rows it may create."""
 
 _PENDING = "access_pending_checks"
 

@@ -10,6 +10,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from accord.core.db import Base, intpk, str_enum, utcnow
+from accord.core.errors import AccordError
 
 
 class ActivityKind(enum.StrEnum):
@@ -72,6 +73,23 @@ def log_activity(
     session.add(activity)
     session.flush()
     return activity
+
+
+class TaskError(AccordError, ValueError):
+    """Something that is not a task was to be marked done."""
+
+
+def complete_task(session: Session, activity: Activity) -> bool:
+    """Mark the task ``activity`` done, in the caller's transaction (written through its
+    session, so the access table decides who may); False when it already was. Raises
+    ``TaskError`` for an entry that is no task."""
+    if activity.kind != ActivityKind.TASK or activity.due_at is None:
+        raise TaskError(f"activity #{activity.id} is a {activity.kind}, not a task with a due date")
+    if activity.done:
+        return False
+    activity.done = True
+    session.flush()
+    return True
 
 
 TimelineCursor = tuple[dt.datetime, int]

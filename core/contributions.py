@@ -301,18 +301,25 @@ class ListColumn:
     sortable: bool = False
 
 
+ChoicesOf = Callable[["Session"], Sequence[tuple[str, str]]]
+"""``choices(session)``: ``(value, label)`` pairs worked out for each request, from the
+plugin's settings (``runtime_of(session).settings``) or from data the user may read."""
+Choices = tuple[tuple[str, str], ...] | ChoicesOf
+
+
 ListFilterKind = Literal["choice", "boolean"]
 
 
 @dataclass(frozen=True)
 class ListFilter:
     """A filter of a model's list on one indexed column: ``choice`` offers ``choices``
-    (value, label) pairs, ``boolean`` offers yes and no."""
+    (value, label) pairs, ``boolean`` offers yes and no. ``choices`` may be a function of
+    the request's session, asked on each request: the channels of the plugin's settings."""
 
     field: str
     label: str
     kind: ListFilterKind = "choice"
-    choices: tuple[tuple[str, str], ...] = ()
+    choices: Choices = ()
 
 
 FieldKind = Literal[
@@ -327,6 +334,7 @@ FieldKind = Literal[
     "datetime",
     "boolean",
     "choice",
+    "multiple",
     "reference",
 ]
 
@@ -337,14 +345,19 @@ class FormField:
     the column: ``label`` from its name, ``kind`` from its type (a string, a long string as
     ``textarea``, a number, a date, a boolean, an enum as ``choice``, a foreign key as
     ``reference``), ``required`` from ``NOT NULL`` without a default, ``choices`` from the
-    enum's values. A ``reference`` is picked by searching the rows the user may read."""
+    enum's values. ``choices`` may also be a function of the request's session (the
+    channels of the plugin's settings). A ``reference`` is picked by searching the rows the
+    user may read; ``multiple`` picks any number of the choices (a tuple of values).
+
+    A field may also be an attribute of the model that is no column (a property reading a
+    JSON column): it needs ``kind``, and the view's ``create`` and ``update`` store it."""
 
     field: str
     label: str = ""
     help: str = ""
     kind: FieldKind | None = None
     required: bool | None = None
-    choices: tuple[tuple[str, str], ...] = ()
+    choices: Choices = ()
 
 
 @dataclass(frozen=True)
@@ -362,6 +375,14 @@ values are already typed (an int, a date, an enum member, ``None`` for empty).""
 InitialValues = Callable[["Session", "Principal"], Mapping[str, Any]]
 """``initial(session, principal)``: values of a new record, shown in the form for the
 fields it asks and set as they are for the others (an author, a default currency)."""
+CreateRecord = Callable[["Session", "Principal", Mapping[str, Any]], Any]
+"""``create(session, principal, values)``: adds the record a form describes through the
+plugin's own service (normalising, deduplicating, assigning) and returns it; ``values`` are
+the form's typed values over the ``initial`` ones. It raises ``RecordInputError`` (field →
+message) for values the service refuses; the form shows them and nothing is written."""
+UpdateRecord = Callable[["Session", "Principal", Any, Mapping[str, Any]], Any]
+"""``update(session, principal, record, values)``: changes ``record`` as the edit form
+asks, through the plugin's own service; refuses like ``CreateRecord``."""
 
 
 @dataclass(frozen=True)
@@ -378,7 +399,10 @@ class ModelView:
 
     ``form`` (sections of fields) lets users who may create or change the model's rows do
     so at ``/views/<name>/new`` and ``/views/<name>/<id>/edit``; ``validate`` checks the
-    values beyond their types; ``initial`` gives a new record's values. ``detail`` are the
+    values beyond their types; ``initial`` gives a new record's values. ``create`` and
+    ``update`` save through the plugin's service instead of a plain INSERT or UPDATE;
+    ``creatable=False`` keeps the form for editing only (the records come from elsewhere,
+    a conversion). ``detail`` are the
     fields the record page shows (default: the form's, else the list's columns).
     ``record_path`` (``"/partners/{id}"``) says that the model's record page lives
     elsewhere: lists and forms link there instead."""
@@ -398,6 +422,9 @@ class ModelView:
     validate: FormValidator | None = None
     initial: InitialValues | None = None
     record_path: str | None = None
+    create: CreateRecord | None = None
+    update: UpdateRecord | None = None
+    creatable: bool = True
 
     def record_url(self, record_id: object) -> str:
         """The path of a record's page: ``record_path`` filled in, or ``/views/<name>/<id>``."""

@@ -70,6 +70,7 @@ PEOPLE = {
     "ugo": ("Ugo Rossi", "agent", "Agenzia Rossi"),
     "dana": ("Dana Nilsen", "distributor", "Nordic Distribution"),
     "bea": ("Bea Moreau", "back_office", "Back office"),
+    "ada": ("Ada Ferri", "administration", "Administration"),
 }
 TEAMS = [  # name, kind, parent
     ("Direct sales", TeamKind.DIRECT_SALES, None),
@@ -78,6 +79,7 @@ TEAMS = [  # name, kind, parent
     ("Agenzia Rossi", TeamKind.AGENTS, None),
     ("Nordic Distribution", TeamKind.DISTRIBUTORS, None),
     ("Back office", TeamKind.BACK_OFFICE, None),
+    ("Administration", TeamKind.ADMINISTRATION, None),
 ]
 FIRST = [
     "Alpine",
@@ -143,6 +145,8 @@ def build_demo(folder: Path, report: Callable[[str], None] = print) -> tuple[str
             else:  # a second run keeps the data and gives everyone the new password
                 for user in session.scalars(select(User).where(User.login.in_(PEOPLE))):
                     user.password_hash = hash_password(password)
+                for login in add_missing_hats(session, password):
+                    report(f"added {login}, a hat the demo did not have yet")
         add_plugin_demo_data(runtime, report)
         report(f"database: {runtime.settings.database_url}")
         report(f"log in as: {ADMIN_LOGIN} / {password}")
@@ -211,6 +215,31 @@ def seed_company(session: Session, password: str) -> None:
                     due_at=today + dt.timedelta(days=number % 20 - 6),
                 )
             number += 1
+
+
+def add_missing_hats(session: Session, password: str) -> list[str]:
+    """A demo made before a hat joined ``PEOPLE`` gets its user (and team) on its next
+    run; returns their logins."""
+    existing = set(session.scalars(select(User.login).where(User.login.in_(PEOPLE))))
+    kinds = {name: kind for name, kind, _ in TEAMS}
+    added = []
+    for login, (name, role, team_name) in PEOPLE.items():
+        if login in existing:
+            continue
+        team = session.scalar(select(Team).where(Team.name == team_name))
+        if team is None:
+            team = create_team(session, team_name, kinds[team_name])
+        create_user(
+            session,
+            login,
+            password,
+            name=name,
+            email=f"{login}@demo.example",
+            roles=[role],
+            team=team,
+        )
+        added.append(login)
+    return added
 
 
 def _enable_new_built_ins(config: Path, built_in: list[str], report: Callable[[str], None]) -> None:

@@ -1,5 +1,6 @@
 """The job runner: claims due jobs under a lease, runs subscribers and job types, retries
-with exponential backoff, and keeps what keeps failing as dead for `accord jobs retry`.
+with exponential backoff, and keeps what keeps failing (or fails for good: a
+``PermanentJobError``) as dead for `accord jobs retry`.
 
 A job's own work and the row that marks it done commit in one transaction, and that row is
 only written while this worker still holds the job's lease: a worker killed mid-job leaves
@@ -61,6 +62,12 @@ class LeaseLostError(Exception):
     """Another worker took the job over (this one was too slow); its work is rolled back."""
 
 
+class PermanentJobError(Exception):
+    """A job's failure that no retry can mend (a mail server refusing the address for good):
+    the runner marks the job dead at once, with this error as its last error, instead of
+    retrying it until its attempts run out."""
+
+
 @dataclass(frozen=True)
 class Claimed:
     id: int
@@ -94,7 +101,7 @@ def period_start(cron: str, now: dt.datetime) -> dt.datetime:
 def retry(db: Database, job_id: int) -> bool:
     """Put a dead (or failing) job back in the queue with fresh attempts; False when no
     such job is waiting for a retry."""
-    with db.session(SYSTEM) as session:
+    with db.session(SYSTEM, writes=True) as session:
         result = cast(
             CursorResult[Any],
             session.execute(
@@ -141,7 +148,7 @@ def claim(
     either way the due condition is checked again on the row being marked."""
     now = now or utcnow()
     candidates = select(Job.id).where(_due(now)).order_by(Job.run_after, Job.id).limit(limit)
-    with db.session(SYSTEM) as session:
+    with db.session(SYSTEM, writes=True) as session:
         if session.get_bind().dialect.name == "postgresql":
             candidates = candidates.with_for_update(skip_locked=True)
         statement = (
@@ -207,7 +214,7 @@ def _delete_in_batches(
 ) -> int:
     deleted = 0
     while True:
-        with db.session(SYSTEM) as session:
+        with db.session(SYSTEM, writes=True) as session:
             # The newest row stays: SQLite numbers a new row after the largest id present,
             # and an event id reused after a purge would collide with the delivery keys
             # ("<event id>:<subscriber>") of its namesake's dead jobs.
@@ -227,7 +234,7 @@ def _delete_in_batches(
 def release(db: Database, worker_id: str, jobs: list[Claimed]) -> None:
     """Give jobs that ``worker_id`` claimed but did not start back to the queue, their
     attempt uncounted."""
-    with db.session(SYSTEM) as session:
+    with db.session(SYSTEM, writes=True) as session:
         session.connection().execute(
             update(Job)
             .where(
@@ -303,7 +310,7 @@ class LeaseKeeper:
         if not held:
             return 0
         try:
-            with self.db.session(SYSTEM) as session:
+            with self.db.session(SYSTEM, writes=True) as session:
                 result = session.connection().execute(
                     update(Job)
                     .where(
@@ -314,8 +321,9 @@ class LeaseKeeper:
                     .values(locked_until=utcnow() + dt.timedelta(seconds=self.lease_seconds))
                 )
         except SQLAlchemyError as error:
-            # On SQLite a job that has written holds the one write lock until it commits:
-            # the renewal waits out busy_timeout, and no other worker can take a job over
+            # On SQLite a job that has run a statement holds the one write lock until it
+            # commits (its unit of work takes the lock with its first statement): the
+            # renewal waits out busy_timeout, and no other worker can take a job over
             # meanwhile either. The next beat tries again.
             log.info("worker %s: cannot renew leases now: %s", self.worker_id, error)
             return 0
@@ -412,7 +420,7 @@ class JobRunner:
         already did: the period is in the job's unique key. Returns the jobs added."""
         now = now or utcnow()
         added = 0
-        with self.db.session(SYSTEM) as session:
+        with self.db.session(SYSTEM, writes=True) as session:
             for schedule in self.schedules:
                 start = period_start(schedule.cron, now)
                 added += insert_job(
@@ -473,9 +481,16 @@ class JobRunner:
         return ran
 
     def run(self, claimed: Claimed, now: dt.datetime | None = None) -> bool:
-        """Run one claimed job; returns whether it is done."""
+        """Run one claimed job; returns whether it is done.
+
+        The job's unit of work is a writing one (``writes=True``): on SQLite it takes the
+        write lock with its first statement, waiting for a web request that holds it, so a
+        job that reads (in a savepoint, say) and then writes is not refused with "database
+        is locked" because another writer committed in between. Until its first statement
+        it holds nothing: a job that calls out first (a mail delivery) blocks no writer
+        meanwhile."""
         try:
-            with self.db.session(SYSTEM, context=f"job:{claimed.id}") as session:
+            with self.db.session(SYSTEM, context=f"job:{claimed.id}", writes=True) as session:
                 session.info[DELIVERY_KEY] = claimed.key
                 self._call(session, claimed)
                 finished = session.connection().execute(
@@ -514,15 +529,22 @@ class JobRunner:
 
     def _failed(self, claimed: Claimed, error: Exception, now: dt.datetime) -> None:
         message = "".join(traceback.format_exception_only(error)).strip()
-        log.warning("job %s (%s) failed: %s", claimed.id, claimed.target, message)
-        if claimed.attempts >= self._max_attempts(claimed):
+        permanent = isinstance(error, PermanentJobError)
+        log.warning(
+            "job %s (%s) failed%s: %s",
+            claimed.id,
+            claimed.target,
+            " for good" if permanent else "",
+            message,
+        )
+        if permanent or claimed.attempts >= self._max_attempts(claimed):
             values: dict[str, Any] = {"state": JobState.DEAD, "finished_at": now}
         else:
             delay = min(
                 self.backoff_max_seconds, self.backoff_seconds * 2 ** (claimed.attempts - 1)
             )
             values = {"state": JobState.PENDING, "run_after": now + dt.timedelta(seconds=delay)}
-        with self.db.session(SYSTEM) as session:
+        with self.db.session(SYSTEM, writes=True) as session:
             session.connection().execute(
                 update(Job)
                 .where(Job.id == claimed.id, *self._held_by_me())

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from accord.core.contributions import MailTemplate
 from accord.core.errors import AccordError
 from accord.core.events import enqueue
+from accord.core.jobs import PermanentJobError
 
 if TYPE_CHECKING:
     from accord.core.runtime import Runtime
@@ -57,6 +58,11 @@ class InvalidAddressError(MailError):
 
 class MailDeliveryError(MailError):
     """The transport could not deliver (the job retries it)."""
+
+
+class MailRefusedError(MailDeliveryError, PermanentJobError):
+    """The server refused the message for good (a 5xx reply to its sender, recipients or
+    content): the delivery job is dead at once, with the server's reply as its error."""
 
 
 # --- addresses ------------------------------------------------------------------------------
@@ -351,16 +357,11 @@ class SMTPTransport:
                     smtp.starttls(context=ssl.create_default_context())
                 if settings.smtp_username:
                     smtp.login(settings.smtp_username, settings.smtp_password.get_secret_value())
-                refused = smtp.send_message(message)
+                refused = self._send(smtp, message)
         except smtplib.SMTPAuthenticationError as error:
             raise MailDeliveryError(
                 f"{self.where} refused the login of [mail] smtp_username "
                 f"{settings.smtp_username!r}: {_reply(error)}"
-            ) from None
-        except smtplib.SMTPRecipientsRefused as error:
-            refused_all = ", ".join(f"{to} ({_reply(why)})" for to, why in error.recipients.items())
-            raise MailDeliveryError(
-                f"{self.where} refused every recipient: {refused_all}"
             ) from None
         except smtplib.SMTPResponseException as error:
             raise MailDeliveryError(f"{self.where} answered {_reply(error)}") from None
@@ -369,6 +370,27 @@ class SMTPTransport:
         if refused:
             # The others received it; sending again would give them a second copy.
             log.warning("mail %s: %s refused %s", message["Message-ID"], self.where, refused)
+
+    def _send(self, smtp: smtplib.SMTP, message: EmailMessage) -> dict[str, tuple[int, bytes]]:
+        """The message's envelope and content, once connected. A 5xx reply here refuses this
+        message for good (RFC 5321: the same request would fail again), and the delivery
+        is not retried; a refused connection, greeting, STARTTLS or login is the setup's,
+        and is retried like a 4xx reply, so the mail goes out once the setup is mended."""
+        try:
+            return smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as error:
+            refused_all = ", ".join(f"{to} ({_reply(why)})" for to, why in error.recipients.items())
+            # For good only when every refusal is: a 4xx for one of them may pass later.
+            permanent = all(_permanent(code) for code, _ in error.recipients.values())
+            raise (MailRefusedError if permanent else MailDeliveryError)(
+                f"{self.where} refused every recipient: {refused_all}"
+            ) from None
+        except smtplib.SMTPHeloError:
+            raise
+        except smtplib.SMTPResponseException as error:  # to MAIL FROM or DATA
+            if _permanent(error.smtp_code):
+                raise MailRefusedError(f"{self.where} answered {_reply(error)}") from None
+            raise
 
     def _connect(self) -> smtplib.SMTP:
         settings = self.settings
@@ -380,6 +402,11 @@ class SMTPTransport:
                 context=ssl.create_default_context(),
             )
         return smtplib.SMTP(settings.smtp_host, settings.port, timeout=settings.smtp_timeout)
+
+
+def _permanent(code: int) -> bool:
+    """Whether an SMTP reply code is a permanent negative completion (RFC 5321, 5yz)."""
+    return 500 <= code <= 599
 
 
 def _reply(error: Any) -> str:

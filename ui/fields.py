@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Boolean, Column, Date, DateTime, Enum, Integer, Numeric, String, Text
 from sqlalchemy.orm import InstrumentedAttribute
 
-from accord.core.contributions import FieldKind, FormField
+from accord.core.contributions import ChoicesOf, FieldKind, FormField
 
 LABEL_COLUMNS = ("name", "title", "number", "subject", "login", "body")
 """A record is named by the first of these columns its model has, or else ``#<id>``."""
@@ -65,6 +65,8 @@ class Field:
     target: type[Any] | None
     """The referenced model of a ``reference``."""
     scale: int | None = None
+    choices_of: ChoicesOf | None = None
+    """The plugin's function giving ``choices`` per request (see ``ui.forms.bound``)."""
 
     @property
     def input_type(self) -> str:
@@ -91,8 +93,9 @@ def resolve(
     kind = declared.kind or infer_kind(declared.field, column, target)
     column_type = column.type
     enum_type = getattr(column_type, "enum_class", None) if isinstance(column_type, Enum) else None
-    choices = declared.choices
-    if kind == "choice" and not choices:
+    choices_of = None if isinstance(declared.choices, tuple) else declared.choices
+    choices = declared.choices if isinstance(declared.choices, tuple) else ()
+    if kind == "choice" and not choices and choices_of is None:
         if enum_type is None:
             raise FieldError("a choice needs choices=((value, label), ...) or an enum column")
         choices = tuple((str(member.value), humanize(str(member.value))) for member in enum_type)
@@ -117,6 +120,30 @@ def resolve(
         enum_type=enum_type,
         target=target if kind == "reference" else None,
         scale=scale,
+        choices_of=choices_of,
+    )
+
+
+def resolve_attribute(declared: FormField) -> Field:
+    """A field that is an attribute of the model but no column: only what is declared."""
+    if declared.kind is None:
+        raise FieldError("a field that is no column needs kind=...")
+    if declared.kind in ("choice", "multiple") and not declared.choices:
+        raise FieldError(f"a {declared.kind} field needs choices=((value, label), ...)")
+    if declared.kind == "reference":
+        raise FieldError("a reference must be a foreign key column")
+    return Field(
+        name=declared.field,
+        label=declared.label or humanize(declared.field),
+        help=declared.help,
+        kind=declared.kind,
+        required=bool(declared.required),
+        nullable=True,
+        choices=declared.choices if isinstance(declared.choices, tuple) else (),
+        max_length=None,
+        enum_type=None,
+        target=None,
+        choices_of=None if isinstance(declared.choices, tuple) else declared.choices,
     )
 
 
@@ -160,6 +187,14 @@ def infer_kind(name: str, column: Column[Any], target: type[Any] | None) -> Fiel
 def parse(field: Field, raw: Sequence[str]) -> tuple[Any, str | None]:
     """The value of the submitted strings ``raw`` (empty when the field was not sent),
     and the message to show next to the field when it is not valid."""
+    if field.kind == "multiple":
+        picked = tuple(dict.fromkeys(value.strip() for value in raw if value.strip()))
+        if field.required and not picked:
+            return picked, "Pick at least one."
+        known = dict(field.choices)
+        if any(value not in known for value in picked):
+            return picked, "Pick among the choices."
+        return picked, None
     text = raw[-1].strip() if raw else ""
     if field.kind == "boolean":
         return text in ("on", "true", "yes", "1"), None
@@ -240,6 +275,8 @@ def form_text(field: Field, value: Any) -> str:
         return "on" if value else ""
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M")
+    if isinstance(value, list | tuple):
+        return ", ".join(str(item) for item in value)
     return str(value)
 
 
@@ -248,8 +285,10 @@ def form_text(field: Field, value: Any) -> str:
 
 def shown(value: Any, choices: Mapping[str, str] | None = None) -> str:
     """A stored value in words: an enum as its label, a boolean as yes or no."""
-    if value is None or value == "":
+    if value is None or value == "" or value == () or value == []:
         return "—"
+    if isinstance(value, list | tuple):
+        return ", ".join((choices or {}).get(str(item), str(item)) for item in value)
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if isinstance(value, enum.Enum):

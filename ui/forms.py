@@ -6,12 +6,15 @@ pointing at a million customers stays a small answer).
 Each submitted value is typed or given a message next to its field; the plugin's validator
 then has its say; only values without a message are written, through the user's session,
 so the access layer refuses what the user's roles do not allow (a form-level message and
-403, nothing written). A success redirects to the record's page with a flash message."""
+403, nothing written). A view may save through its plugin's service (``ModelView.create``,
+``update``) instead of a plain INSERT or UPDATE; what that service refuses
+(``RecordInputError``) is shown next to its fields with 422, and nothing is written. A
+success redirects to the record's page with a flash message."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, inspect, or_, select
@@ -26,10 +29,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from accord.core.access import AccessDeniedError, Principal
+from accord.core.errors import PluginError, RecordInputError
 from accord.core.workflow import WorkflowEngine
 from accord.ui.fields import Field, form_text, label_column, parse, record_label
 from accord.ui.site import Site, flash
-from accord.ui.viewable import Viewable, view_of
+from accord.ui.viewable import Section, Viewable, view_of
 
 FORM_BLOCK = "form"
 """The block of form/form.html that an htmx submission gets back."""
@@ -51,6 +55,38 @@ class FormState:
     errors: dict[str, str] = field(default_factory=dict)
     problem: str = ""
     references: dict[str, str] = field(default_factory=dict)
+    links: tuple[tuple[str, str], ...] = ()
+    """``(label, path)`` pairs shown with the problem: the record a new one duplicates."""
+    picked: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """The values ticked in each ``multiple`` field."""
+
+    def tell(self, messages: Mapping[str, str]) -> None:
+        """Messages by field: beside a field of the form, above it for any other name."""
+        for name, message in messages.items():
+            if name in self.texts:
+                self.errors[name] = message
+            else:
+                self.problem = f"{self.problem} {message}".strip()
+
+
+def bound(item: Viewable, session: Session) -> Viewable:
+    """``item`` with the choices its plugin works out per request (``FormField.choices``
+    as a function of the session: the channels of its settings) filled in."""
+    if not any(spec.choices_of is not None for spec in item.fields):
+        return item
+    sections = tuple(
+        Section(
+            section.title,
+            tuple(
+                spec
+                if spec.choices_of is None
+                else replace(spec, choices=tuple(spec.choices_of(session)))
+                for spec in section.fields
+            ),
+        )
+        for section in item.sections
+    )
+    return replace(item, sections=sections)
 
 
 def reference_label(session: Session, target: type[Any], value: Any) -> str | None:
@@ -91,6 +127,8 @@ def read_values(
     for spec in item.fields:
         sent = [str(value) for value in form.getlist(spec.name)]
         state.texts[spec.name] = sent[-1].strip() if sent else ""
+        if spec.kind == "multiple":
+            state.picked[spec.name] = tuple(sent)
         value, problem = parse(spec, sent)
         if problem:
             state.errors[spec.name] = problem
@@ -107,11 +145,7 @@ def read_values(
             state.references[spec.name] = name
         values[spec.name] = value
     if not state.errors and item.view.validate is not None:
-        for name, message in item.view.validate(session, dict(values), record).items():
-            if name in state.texts:
-                state.errors[name] = message
-            else:
-                state.problem = f"{state.problem} {message}".strip()
+        state.tell(item.view.validate(session, dict(values), record))
     return values, state
 
 
@@ -120,6 +154,8 @@ def initial_state(session: Session, item: Viewable, values: Mapping[str, Any]) -
     for spec in item.fields:
         value = values.get(spec.name)
         state.texts[spec.name] = value if isinstance(value, str) else form_text(spec, value)
+        if spec.kind == "multiple":
+            state.picked[spec.name] = tuple(form_text(spec, one) for one in value or ())
         if spec.kind == "reference" and value not in (None, ""):
             assert spec.target is not None
             name = reference_label(session, spec.target, value)
@@ -159,6 +195,24 @@ def new_record(
     return record
 
 
+def saved_as(item: Viewable, record: Any, what: str) -> Any:
+    """The record a plugin's ``create``/``update`` returned, checked to be one of the view's."""
+    if not isinstance(record, item.model):
+        raise PluginError(
+            f"plugin {item.owner!r}, model view {item.name!r}: {what} returned "
+            f"{type(record).__name__}, not a {item.model.__name__} record"
+        )
+    return record
+
+
+def refused(state: FormState, error: RecordInputError) -> FormState:
+    state.tell(error.problems)
+    state.links = error.links
+    if not state.errors:  # the template says it under the fields' list otherwise
+        state.problem = f"{state.problem} Nothing was saved."
+    return state
+
+
 def routes(site: Site, items: Mapping[str, Viewable]) -> list[BaseRoute]:
     workflows = site.runtime.workflows
 
@@ -166,7 +220,7 @@ def routes(site: Site, items: Mapping[str, Viewable]) -> list[BaseRoute]:
         item = view_of(items, request)
         if not item.has_form:
             raise HTTPException(404, f"{item.view.title} have no form.")
-        return item
+        return bound(item, request.state.session)
 
     def render(
         request: Request,
@@ -208,6 +262,8 @@ def routes(site: Site, items: Mapping[str, Viewable]) -> list[BaseRoute]:
 
     def creatable(request: Request) -> Viewable:
         item = form_view(request)
+        if not item.view.creatable:
+            raise HTTPException(404, f"{item.view.title} are not created with a form.")
         if not item.allows(request.state.principal, "create"):
             raise HTTPException(403, f"You may not create {item.view.title.lower()}.")
         return item
@@ -235,8 +291,15 @@ def routes(site: Site, items: Mapping[str, Viewable]) -> list[BaseRoute]:
         if state.errors or state.problem:
             return render(request, item, state, status=422)
         try:
-            record = new_record(session, item, workflows, principal, values)
+            if item.view.create is not None:
+                given = {**initial_values(session, item, principal), **values}
+                record = saved_as(item, item.view.create(session, principal, given), "create")
+            else:
+                record = new_record(session, item, workflows, principal, values)
             session.flush()
+        except RecordInputError as error:
+            session.rollback()
+            return render(request, item, refused(state, error), status=422)
         except AccessDeniedError:
             session.rollback()
             state.problem = (
@@ -288,9 +351,18 @@ def routes(site: Site, items: Mapping[str, Viewable]) -> list[BaseRoute]:
         if state.errors or state.problem:
             return render(request, item, state, record, status=422)
         try:
-            for name, value in values.items():
-                setattr(record, name, value)
+            if item.view.update is not None:
+                principal: Principal = request.state.principal
+                changed = item.view.update(session, principal, record, values)
+                record = saved_as(item, changed, "update")
+            else:
+                for name, value in values.items():
+                    setattr(record, name, value)
             session.flush()
+        except RecordInputError as error:
+            session.rollback()
+            state = refused(state, error)
+            return render(request, item, state, item.find(session, request.path_params["id"]), 422)
         except AccessDeniedError:
             session.rollback()
             state.problem = (

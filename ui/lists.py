@@ -78,7 +78,7 @@ class ListedModel:
 
     def creatable_by(self, principal: Principal) -> bool:
         """The view has a form and an access row lets the user create rows of the model."""
-        if not self.view.form:
+        if not self.view.form or not self.view.creatable:
             return False
         if principal.is_system:
             return True
@@ -144,6 +144,8 @@ def _check(item: ListedModel) -> None:
             fail(list_filter.field, f"a filter, but no index of {view.model} starts with it")
         if list_filter.kind == "choice" and not list_filter.choices:
             fail(list_filter.field, "a choice filter needs its choices")
+        if not isinstance(list_filter.choices, tuple):
+            continue  # asked per request, of the request's session
         for value, _ in list_filter.choices:
             try:
                 typed(item, list_filter.field, value)
@@ -191,9 +193,10 @@ class ListQuery:
         return pairs
 
 
-def parse_query(item: ListedModel, params: Any) -> tuple[ListQuery, list[str]]:
+def parse_query(item: ListedModel, params: Any, session: Session) -> tuple[ListQuery, list[str]]:
     """The query the parameters ask for, and what was wrong with them (each bad parameter
-    falls back to the view's default, and its message is shown)."""
+    falls back to the view's default, and its message is shown); ``session`` answers the
+    filters whose choices a plugin works out per request."""
     view = item.view
     problems: list[str] = []
     search = (params.get("q") or "").strip()[:200]
@@ -213,7 +216,7 @@ def parse_query(item: ListedModel, params: Any) -> tuple[ListQuery, list[str]]:
         value = params.get(f"f_{list_filter.field}") or ""
         if not value:
             continue
-        if value in dict(_choices(list_filter)):
+        if value in dict(_choices(list_filter, session)):
             filters[list_filter.field] = value
         else:
             problems.append(f"{list_filter.label}: {value!r} is not one of the choices.")
@@ -241,10 +244,12 @@ def parse_query(item: ListedModel, params: Any) -> tuple[ListQuery, list[str]]:
     return query, problems
 
 
-def _choices(list_filter: ListFilter) -> tuple[tuple[str, str], ...]:
+def _choices(list_filter: ListFilter, session: Session) -> tuple[tuple[str, str], ...]:
     if list_filter.kind == "boolean":
         return (("yes", "Yes"), ("no", "No"))
-    return list_filter.choices
+    if isinstance(list_filter.choices, tuple):
+        return list_filter.choices
+    return tuple(list_filter.choices(session))
 
 
 # --- cursors: the sort value and the id of a page's edge row --------------------------------
@@ -439,8 +444,8 @@ def routes(site: Site) -> list[BaseRoute]:
 
     def list_page(request: Request) -> Response:
         item = find(request)
-        query, problems = parse_query(item, request.query_params)
         session: Session = request.state.session
+        query, problems = parse_query(item, request.query_params, session)
         page = read_page(session, item, query)
         labels = reference_labels(session, item, query.columns, page.rows)
         path = request.url.path
@@ -453,7 +458,7 @@ def routes(site: Site) -> list[BaseRoute]:
             "csv_path": f"{path}.csv",
             "columns": [c for c in item.view.columns if c.field in query.columns],
             "sortable": set(item.sortable()),
-            "filter_choices": [(f, _choices(f)) for f in item.view.filters],
+            "filter_choices": [(f, _choices(f, session)) for f in item.view.filters],
             "cells": lambda row, name: display(row, name, labels),
             "link": lambda **changes: link(path, query, **changes),
             "csv_link": link(f"{path}.csv", query),
@@ -465,7 +470,7 @@ def routes(site: Site) -> list[BaseRoute]:
 
     def list_csv(request: Request) -> Response:
         item = find(request)
-        query, problems = parse_query(item, request.query_params)
+        query, problems = parse_query(item, request.query_params, request.state.session)
         if problems:
             return Response("\n".join(problems) + "\n", status_code=400, media_type="text/plain")
         session: Session = request.state.session

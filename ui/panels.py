@@ -10,9 +10,14 @@ from dataclasses import dataclass
 from typing import get_args
 
 from markupsafe import Markup
+from sqlalchemy.orm import Session
+from starlette.requests import Request
 
+from accord.core.access import Principal
 from accord.core.contributions import RecordPanel, RenderContext, Slot
 from accord.core.manager import AccordPluginManager
+from accord.core.runtime import runtime_of
+from accord.core.security import User
 
 log = logging.getLogger("accord.ui")
 
@@ -63,3 +68,24 @@ def render_slots(
         if shown is not None:
             slots[panel.slot].append(shown)
     return slots
+
+
+def render_context(request: Request, record: object) -> RenderContext:
+    """What a panel of ``record``'s page sees: the signed-in user's session and user, the
+    record and the page's query parameters."""
+    session: Session = request.state.session
+    principal: Principal = request.state.principal
+    user = session.get(User, principal.user_id) if principal.user_id is not None else None
+    return RenderContext(
+        session=session, user=user, record=record, params=dict(request.query_params)
+    )
+
+
+def record_slots(request: Request, model: str, record: object) -> dict[Slot, list[ShownPanel]]:
+    """The panels every enabled plugin adds to ``model`` (a table name), rendered for
+    ``record`` as the signed-in user: for a record page that a plugin serves itself (the
+    orders' offer and order pages), exactly as the generic record page renders its own.
+    The template shows them with the macros of ``_panels.html``."""
+    session: Session = request.state.session
+    panels = panels_for(runtime_of(session).pm, model)
+    return render_slots(panels, render_context(request, record))

@@ -1,8 +1,9 @@
 """The customer 360 page, ``/partners/<id>``: who the customer is, what can be done with it,
 everything that happened with it (the timeline, loaded page by page as the user scrolls),
-a form to log a note, call, meeting or task, and the panels every enabled plugin adds for
-``core_partner``. Everything is read and written through the user's session, so a customer
-the user may not read is not found, and the timeline holds only what the user may see."""
+a form to log a note, call, meeting or task, a "Mark done" button on the open tasks the user
+may change, and the panels every enabled plugin adds for ``core_partner``. Everything is
+read and written through the user's session, so a customer the user may not read is not
+found, and the timeline holds only what the user may see."""
 
 from __future__ import annotations
 
@@ -20,16 +21,17 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from accord.core.access import AccessDeniedError, Principal
-from accord.core.activities import ActivityKind, log_activity
+from accord.core.activities import Activity, ActivityKind, TaskError, complete_task, log_activity
 from accord.core.contributions import RenderContext
 from accord.core.partners import Partner, PartnerKind
 from accord.core.security import Team, User
 from accord.ui.panels import panels_for, render_slots
 from accord.ui.site import Site, flash
 from accord.ui.templating import wants_fragment
-from accord.ui.timeline import CursorError, decode_cursor, kinds_to_log, load_page
+from accord.ui.timeline import CursorError, decode_cursor, entry, kinds_to_log, load_page
 
 TEMPLATE = "partner/page.html"
+TASK_TEMPLATE = "partner/task.html"
 TIMELINE_BLOCK = "timeline_page"
 """The block of partner/page.html an htmx request for older entries gets."""
 ACTIVITY_BLOCK = "activity"
@@ -193,7 +195,7 @@ def routes(site: Site) -> list[BaseRoute]:
             "may_write": writable,
             "edit_path": f"/views/partners/{partner.id}/edit",
             "slots": render_slots(panels, context),
-            "page": load_page(session, partner.id, before=before),
+            "page": load_page(session, partner.id, before=before, principal=principal),
             "older": before is not None,
             "form": form or ActivityForm(),
             "kinds": kinds_to_log(),
@@ -215,7 +217,7 @@ def routes(site: Site) -> list[BaseRoute]:
             before = decode_cursor(raw) if raw else None
         except CursorError as error:
             raise HTTPException(400, str(error)) from None
-        page = load_page(session, partner.id, before=before)
+        page = load_page(session, partner.id, before=before, principal=request.state.principal)
         return site.page(
             request,
             TEMPLATE,
@@ -276,6 +278,39 @@ def routes(site: Site) -> list[BaseRoute]:
             fragment=ACTIVITY_BLOCK,
         )
 
+    def mark_done(request: Request) -> Response:
+        """Mark an open task of the customer done: through the user's session, so only who
+        may change the activity (the access table's rows) may; a done task leaves the
+        dashboard's "My tasks" and stays on the timeline as done."""
+        session: Session = request.state.session
+        partner = find_partner(session, request.path_params["partner_id"])
+        task = session.scalars(
+            select(Activity).where(
+                Activity.id == request.path_params["activity_id"],
+                Activity.partner_id == partner.id,
+            )
+        ).first()
+        if task is None:
+            raise HTTPException(404, "There is no such entry on this customer's timeline.")
+        try:
+            complete_task(session, task)
+        except TaskError:
+            raise HTTPException(400, "Only a task with a due date can be marked done.") from None
+        except AccessDeniedError:
+            session.rollback()
+            raise HTTPException(
+                403, "Your roles do not let you change this customer's tasks; nothing was saved."
+            ) from None
+        if not wants_fragment(request):
+            flash(request, f"Done: {task.subject}")
+            return RedirectResponse(f"/partners/{partner.id}#activity-{task.id}", status_code=303)
+        names: dict[int, str] = {}
+        if task.user_id is not None:
+            author = session.scalar(select(User.name).where(User.id == task.user_id))
+            names = {task.user_id: author} if author else {}
+        values = {"partner": partner, "entry": entry(task, names, dt.datetime.now(dt.UTC))}
+        return site.page(request, TASK_TEMPLATE, values, fragment="entry")
+
     return [
         Route("/partners/{partner_id:int}", partner_page, name="partner"),
         Route("/partners/{partner_id:int}/timeline", timeline_page, name="partner_timeline"),
@@ -284,5 +319,11 @@ def routes(site: Site) -> list[BaseRoute]:
             log,
             methods=["POST"],
             name="partner_log_activity",
+        ),
+        Route(
+            "/partners/{partner_id:int}/activities/{activity_id:int}/done",
+            mark_done,
+            methods=["POST"],
+            name="partner_task_done",
         ),
     ]

@@ -21,11 +21,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from accord.core.access import AccessDeniedError, Principal
-from accord.core.contributions import RenderContext
-from accord.core.security import User
 from accord.core.workflow import Available, WorkflowEngine
 from accord.ui.fields import humanize, label_column, record_label, shown
-from accord.ui.panels import render_slots
+from accord.ui.panels import render_context, render_slots
 from accord.ui.site import Site, flash
 from accord.ui.templating import wants_fragment
 from accord.ui.transitions import attempt, held_back
@@ -64,7 +62,10 @@ def shown_fields(
     for field in item.detail:
         value = getattr(record, field.name)
         if field.target is None or value is None:
-            result.append(Shown(field.name, field.label, shown(value, field.choices)))
+            choices = field.choices
+            if field.choices_of is not None:  # the plugin's, from its settings or data
+                choices = dict(field.choices_of(session))
+            result.append(Shown(field.name, field.label, shown(value, choices)))
             continue
         target = field.target
         key = item_key(target)
@@ -112,11 +113,7 @@ def routes(site: Site, items: Mapping[str, Viewable]) -> list[BaseRoute]:
     ) -> Response:
         session: Session = request.state.session
         principal: Principal = request.state.principal
-        user = session.get(User, principal.user_id) if principal.user_id is not None else None
-        context = RenderContext(
-            session=session, user=user, record=record, params=dict(request.query_params)
-        )
-        slots = render_slots(item.panels, context)
+        slots = render_slots(item.panels, render_context(request, record))
         record_id = getattr(record, item.key.key)
         actions = workflows.available(session, record)
         writable = item.may(session, principal, record, "write")

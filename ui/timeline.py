@@ -1,5 +1,6 @@
 """A customer's timeline as the 360 page shows it: entries with their kind, who and when
-(exact and relative), tasks with their due date, and the keyset cursor of the next page."""
+(exact and relative), tasks with their due date and whether the user may mark them done,
+and the keyset cursor of the next page."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import humanize
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accord.core.access import Principal
 from accord.core.activities import Activity, ActivityKind, TimelineCursor, timeline
 from accord.core.security import User
 
@@ -71,6 +73,8 @@ class TimelineEntry:
     done: bool = True
     overdue: bool = False
     source: str = "core"
+    may_complete: bool = False
+    """An open task that the user may change (the access table's rows for core_activity)."""
 
 
 @dataclass(frozen=True)
@@ -90,9 +94,11 @@ def load_page(
     before: TimelineCursor | None = None,
     now: dt.datetime | None = None,
     size: int | None = None,
+    principal: Principal | None = None,
 ) -> TimelinePage:
     """A page of the partner's timeline read through ``session`` (so only the activities the
-    user may read), newest first, with the cursor of the next page when there is one."""
+    user may read), newest first, with the cursor of the next page when there is one; the
+    open tasks that ``principal`` may change can be marked done."""
     now = now or dt.datetime.now(dt.UTC)
     size = size or PAGE_SIZE
     rows = list(timeline(session, partner_id, before=before, limit=size + 1))
@@ -105,11 +111,32 @@ def load_page(
             select(User.id, User.name).where(User.id.in_(sorted(user_ids)))
         )
         names = {int(row.id): str(row.name) for row in rows_of_users}
-    entries = tuple(entry(row, names, now) for row in rows)
+    open_tasks = [row.id for row in rows if row.due_at is not None and not row.done]
+    completable = changeable(session, principal, open_tasks) if principal else set()
+    entries = tuple(entry(row, names, now, row.id in completable) for row in rows)
     return TimelinePage(entries, encode_cursor(rows[-1]) if more and rows else None)
 
 
-def entry(activity: Activity, names: dict[int, str], now: dt.datetime) -> TimelineEntry:
+def changeable(session: Session, principal: Principal, ids: Sequence[int]) -> set[int]:
+    """Which of the activities ``ids`` the access table lets ``principal`` change, asked
+    of its rules in one query (not re-implemented here)."""
+    if not ids:
+        return set()
+    if principal.is_system:
+        return set(ids)
+    policy = principal.policy
+    if policy is None or not policy.decide(principal.roles, "core_activity", "write").allowed:
+        return set()
+    query = select(Activity.id).where(Activity.id.in_(ids))
+    condition = policy.criteria(principal, Activity, "write")
+    if condition is not None:
+        query = query.where(condition)
+    return {int(found) for found in session.connection().execute(query).scalars()}
+
+
+def entry(
+    activity: Activity, names: dict[int, str], now: dt.datetime, may_complete: bool = False
+) -> TimelineEntry:
     label, icon = KINDS.get(activity.kind, (str(activity.kind).title(), "•"))
     if activity.user_id is None:
         who = "Accord" if activity.source == "core" else activity.source.replace("_", " ").title()
@@ -146,6 +173,7 @@ def entry(activity: Activity, names: dict[int, str], now: dt.datetime) -> Timeli
         done=activity.done,
         overdue=due is not None and not activity.done and due < today,
         source=activity.source,
+        may_complete=may_complete,
     )
 
 

@@ -6,7 +6,7 @@ table (DESIGN rule 3), never decided here."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,11 +16,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from accord.core.access import Principal
-from accord.core.contributions import ModelView, Operation, RecordPanel
+from accord.core.contributions import ChoicesOf, FormField, ModelView, Operation, RecordPanel
 from accord.core.errors import PluginError
 from accord.core.manager import AccordPluginManager
 from accord.core.workflow import WorkflowEngine
-from accord.ui.fields import Field, FieldError, humanize, resolve
+from accord.ui.fields import Field, FieldError, humanize, resolve, resolve_attribute
 from accord.ui.lists import listed_models
 from accord.ui.panels import panels_for
 
@@ -62,6 +62,8 @@ class DetailField:
     label: str
     choices: Mapping[str, str] | None
     target: type[Any] | None
+    choices_of: ChoicesOf | None = None
+    """The plugin's function giving the choices per request, when they are not fixed."""
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,11 @@ def _checked(
         for declared in section.fields:
             name = declared.field
             if name not in table.c:
-                raise fail(name, f"{view.model} has no such column")
+                if name in seen:
+                    raise fail(name, "the form asks for it twice")
+                fields.append(_attribute(view, model, declared, fail))
+                seen.add(name)
+                continue
             if name in seen:
                 raise fail(name, "the form asks for it twice")
             if name in key_columns:
@@ -222,16 +228,48 @@ def _checked(
     names = view.detail or tuple(form_fields) or tuple(list_labels)
     detail = []
     for name in names:
+        form_field = form_fields.get(name)
+        if name not in table.c and form_field is not None:  # an attribute the form stores
+            choices = dict(form_field.choices) if form_field.choices else None
+            detail.append(DetailField(name, form_field.label, choices, None, form_field.choices_of))
+            continue
         if name not in table.c:
             raise fail(name, f"{view.model} has no such column to show")
         column = table.c[name]
-        form_field = form_fields.get(name)
         choices = dict(form_field.choices) if form_field and form_field.choices else None
         label = form_field.label if form_field else list_labels.get(name) or humanize(name)
-        detail.append(DetailField(name, label, choices, referenced_model(model, column)))
+        detail.append(
+            DetailField(
+                name,
+                label,
+                choices,
+                referenced_model(model, column),
+                form_field.choices_of if form_field else None,
+            )
+        )
     return Viewable(
         view, owner, model, tuple(sections), tuple(detail), panels, frozenset(state_fields)
     )
+
+
+def _attribute(
+    view: ModelView, model: type[Any], declared: FormField, fail: Callable[[str, str], PluginError]
+) -> Field:
+    """A form field that is no column: an attribute of the model that the view's own
+    ``create`` and ``update`` store (the kernel could not write it)."""
+    name = declared.field
+    if not hasattr(model, name) or name.startswith("_"):
+        raise fail(name, f"{view.model} has no such column")
+    if view.update is None or (view.creatable and view.create is None):
+        raise fail(
+            name,
+            f"{view.model} has no such column; a field that is an attribute of the model "
+            "needs the view's create and update to store it",
+        )
+    try:
+        return resolve_attribute(declared)
+    except FieldError as error:
+        raise fail(name, str(error)) from None
 
 
 def referenced_model(model: type[Any], column: Any) -> type[Any] | None:

@@ -14,13 +14,13 @@ from accord.core.importing.fields import (
     Written,
 )
 from accord.core.importing.mapping import IGNORE, ColumnMap, MappingError, guess, map_columns
+from accord.core.importing.records import insert_records
 from accord.core.importing.run import (
     ImportKey,
     ImportReport,
     Progress,
     RowError,
     RowNote,
-    insert_records,
     run_import,
 )
 from accord.core.importing.sheets import Sheet, UnreadableFileError, read_sheet, read_sheet_file

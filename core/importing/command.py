@@ -200,7 +200,7 @@ def import_command(importer: str, *, name: str = "import") -> click.Command:
         )
 
     command.help = (
-        f"Import FILE (CSV or XLSX) with the importer {importer!r}: columns map to fields "
+        f"Import FILE (CSV, XLSX or JSON) with the importer {importer!r}: columns map to fields "
         "by their header (or --map), every row is checked first, and any bad row means "
         "nothing is imported unless --skip-bad-rows. Rows with an external id imported "
         "before with the same cells are left alone."
@@ -223,7 +223,7 @@ def import_any(
     login: str | None,
     encoding: str | None,
 ) -> None:
-    """Import FILE (CSV or XLSX) with IMPORTER; `accord import list` lists the importers
+    """Import FILE (CSV, XLSX or JSON) with IMPORTER; `accord import list` lists the importers
     and their fields."""
     runtime = ctx.find_object(Runtime)
     assert runtime is not None

@@ -8,14 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
-from sqlalchemy import String, Table, bindparam, insert, inspect, select, update
+from sqlalchemy import String, Table, bindparam, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from accord.core.access import CHECK_CREATED_ROWS, AccessDeniedError, principal_of
-from accord.core.audit import record_creations
+from accord.core.bulk import insert_values
 from accord.core.db import Base, utcnow
 from accord.core.errors import AccordError
 from accord.core.importing.fields import Importer, ImportRow, Refused, Written
@@ -54,11 +53,15 @@ class RowError:
     line: int
     column: str | None
     message: str
+    noun: str = "row"
+    """``record`` for a JSON file's records: then ``line`` is the index in its array."""
 
     def __str__(self) -> str:
+        where = f"record [{self.line}]" if self.noun == "record" else f"row {self.line}"
         if self.column is None:
-            return f"row {self.line}: {self.message}"
-        return f"row {self.line}, column {self.column!r}: {self.message}"
+            return f"{where}: {self.message}"
+        label = "field" if self.noun == "record" else "column"
+        return f"{where}, {label} {self.column!r}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -247,6 +250,8 @@ def run_import(
             savepoint.rollback()
         raise
     report.errors.sort(key=lambda error: error.line)
+    if sheet.row_noun != "row":
+        report.errors = [replace(error, noun=sheet.row_noun) for error in report.errors]
     keep = not dry_run and (skip_bad_rows or not report.errors)
     if keep:
         savepoint.commit()
@@ -339,8 +344,7 @@ def _record(
         (changed_keys if row.external_id in known else new_keys).append(key)
     table = cast(Table, ImportKey.__table__)
     connection = session.connection()
-    if new_keys:
-        connection.execute(insert(table), new_keys)
+    insert_values(connection, table, new_keys)
     if changed_keys:
         connection.execute(
             update(table)
@@ -381,51 +385,3 @@ def _known_keys(
         for external_id, record_id, fingerprint in connection.execute(query):
             found[external_id] = (record_id, fingerprint)
     return found
-
-
-def insert_records(session: Session, model: type[Any], rows: Sequence[dict[str, Any]]) -> list[Any]:
-    """Create one record of ``model`` per dictionary (attribute name -> value; every
-    dictionary with the same keys), in order, through ``session``; their primary keys.
-
-    The fast way for an importer's write function: one multi-row ORM ``INSERT ...
-    RETURNING`` per batch and the audit entries written in one statement, instead of an
-    object, a unit of work and an audit pass per row. The access layer still decides: a
-    principal without a create grant on ``model`` is refused before anything is written,
-    and when its rules limit which rows it may create (a salesperson creating their own
-    customers only, an activity that follows a lead the user may change), the created
-    rows are read back through that rule at once and a single row outside it raises
-    ``AccessDeniedError``, which rolls back the caller's unit of work."""
-    if not rows:
-        return []
-    mapper = inspect(model)
-    key = mapper.primary_key[0]
-    attribute = getattr(model, mapper.get_property_by_column(key).key)
-    statement = (
-        insert(model)
-        .returning(attribute, sort_by_parameter_order=True)
-        .execution_options(**{CHECK_CREATED_ROWS: True})
-    )
-    ids = list(session.scalars(statement, list(rows)))
-    _check_created(session, model, attribute, ids)
-    record_creations(session, model, zip((str(i) for i in ids), rows, strict=True))
-    return ids
-
-
-def _check_created(session: Session, model: type[Any], key: Any, ids: Sequence[Any]) -> None:
-    principal = principal_of(session)
-    if principal is None or principal.is_system or principal.policy is None:
-        return
-    condition = principal.policy.criteria(principal, model, "create")
-    if condition is None:
-        return
-    allowed: set[Any] = set()
-    connection = session.connection()
-    for start in range(0, len(ids), _KEYS_PER_QUERY):
-        chunk = ids[start : start + _KEYS_PER_QUERY]
-        allowed.update(connection.scalars(select(key).where(key.in_(chunk), condition)))
-    for record_id in ids:
-        if record_id not in allowed:
-            raise AccessDeniedError(
-                f"{principal} may not create {model.__tablename__} #{record_id}: the record "
-                "is outside what its rules allow"
-            )

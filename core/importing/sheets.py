@@ -1,7 +1,8 @@
 """Reading the file a user brings: CSV in whatever dialect and encoding a spreadsheet wrote
 it (delimiter found by ``csv.Sniffer``, a byte-order mark honoured, UTF-8 then Windows-1252
-tried), or XLSX through openpyxl in read-only mode. Either becomes a ``Sheet``: the header
-and the rows, each numbered as a spreadsheet shows it (the header is row 1)."""
+tried), XLSX through openpyxl in read-only mode, or a JSON array of records (``records_json``).
+Each becomes a ``Sheet``: the header and the rows, each numbered as a spreadsheet shows it
+(the header is row 1), a JSON record by its index in the array."""
 
 from __future__ import annotations
 
@@ -44,7 +45,14 @@ class Sheet:
     delimiter: str = ""
     problems: list[str] = field(default_factory=list)
 
+    @property
+    def row_noun(self) -> str:
+        """What the file calls a row in messages: a JSON file's are records."""
+        return "record" if self.kind == "json" else "row"
+
     def describe(self) -> str:
+        if self.kind == "json":
+            return f"{self.name}: JSON, {len(self.rows)} records"
         if self.kind == "xlsx":
             return f"{self.name}: XLSX, {len(self.rows)} rows"
         shown = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "bar"}.get(
@@ -64,6 +72,10 @@ def read_sheet(data: bytes, name: str, *, encoding: str | None = None) -> Sheet:
                 f"{name}: this is a zip archive, not a CSV file; save the sheet as CSV or XLSX"
             )
         return _read_xlsx(data, name)
+    from accord.core.importing.records_json import looks_like_json, read_json
+
+    if looks_like_json(data, name):
+        return read_json(data, name)
     if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise UnreadableFileError(
             f"{name}: an old Excel (.xls) file cannot be read; save it as XLSX or CSV"

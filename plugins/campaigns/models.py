@@ -42,7 +42,7 @@ def check_destination(destination: str) -> str:
 class Segment(TimestampMixin, Base):
     """A saved filter over leads or customers: who a campaign targets. ``criteria`` holds
     the lists a row must match (``channels``, ``countries``, ``product_lines``, ``states``
-    for leads; ``countries``, ``kinds`` for partners) and ``min_score`` for leads."""
+    for leads; ``kinds`` for partners) and ``min_score``/``max_score`` for leads."""
 
     __tablename__ = "campaigns_segment"
 
@@ -51,6 +51,42 @@ class Segment(TimestampMixin, Base):
     target: Mapped[str] = mapped_column(String(20), default="leads")
     criteria: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"), index=True)
+
+    # The criteria one by one, as the segment's form shows them.
+    def _listed(self, key: str) -> tuple[str, ...]:
+        return tuple((self.criteria or {}).get(key) or ())
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return self._listed("channels")
+
+    @property
+    def countries(self) -> tuple[str, ...]:
+        return self._listed("countries")
+
+    @property
+    def product_lines(self) -> tuple[str, ...]:
+        return self._listed("product_lines")
+
+    @property
+    def states(self) -> tuple[str, ...]:
+        return self._listed("states")
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return self._listed("kinds")
+
+    def _score(self, key: str) -> int | None:
+        value = (self.criteria or {}).get(key)
+        return value if isinstance(value, int) else None
+
+    @property
+    def min_score(self) -> int | None:
+        return self._score("min_score")
+
+    @property
+    def max_score(self) -> int | None:
+        return self._score("max_score")
 
 
 class Campaign(TimestampMixin, Base):

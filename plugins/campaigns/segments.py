@@ -23,6 +23,7 @@ LEAD_LISTS = {
     "states": Lead.state,
 }
 PARTNER_LISTS = {"kinds": Partner.kind}
+SCORES = ("min_score", "max_score")
 
 
 class SegmentError(AccordError):
@@ -45,7 +46,7 @@ def check_criteria(target: str, criteria: dict[str, Any]) -> dict[str, Any]:
         raise SegmentError(f"segment target {target!r}: use one of {', '.join(TARGETS)}")
     known = set(LEAD_LISTS if target == "leads" else PARTNER_LISTS)
     if target == "leads":
-        known.add("min_score")
+        known.update(SCORES)
     checked: dict[str, Any] = {}
     for key, value in criteria.items():
         if key not in known:
@@ -53,9 +54,9 @@ def check_criteria(target: str, criteria: dict[str, Any]) -> dict[str, Any]:
                 f"segment criterion {key!r} does not apply to {target}; "
                 f"known: {', '.join(sorted(known))}"
             )
-        if key == "min_score":
+        if key in SCORES:
             if not isinstance(value, int) or not 0 <= value <= 100:
-                raise SegmentError(f"segment criterion min_score: a number 0 to 100, got {value!r}")
+                raise SegmentError(f"segment criterion {key}: a number 0 to 100, got {value!r}")
             checked[key] = value
             continue
         if isinstance(value, str):
@@ -68,6 +69,8 @@ def check_criteria(target: str, criteria: dict[str, Any]) -> dict[str, Any]:
                     raise SegmentError(f"segment criterion kinds: {kind!r} is not a partner kind")
         if value:
             checked[key] = value
+    if checked.get("min_score", 0) > checked.get("max_score", 100):
+        raise SegmentError("segment criteria: min_score is above max_score")
     return checked
 
 
@@ -78,6 +81,8 @@ def lead_query(criteria: dict[str, Any]) -> Select[Lead]:
             query = query.where(column.in_(criteria[key]))
     if criteria.get("min_score") is not None:
         query = query.where(Lead.score >= int(criteria["min_score"]))
+    if criteria.get("max_score") is not None:
+        query = query.where(Lead.score <= int(criteria["max_score"]))
     return query.order_by(Lead.id)
 
 

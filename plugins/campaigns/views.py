@@ -26,16 +26,21 @@ from accord.plugins.leads.api import Lead
 from .forms import (
     COST_FORM,
     LINK_FORM,
+    SEGMENT_FORM,
+    campaign_channels,
     campaign_form,
     check_campaign,
     check_cost,
     check_link,
+    check_segment,
+    create_segment,
     new_campaign,
+    update_segment,
 )
 from .models import MODELS, TOUCH_KINDS, Campaign, Touch
 from .roi import Roi, roi_by_campaign, roi_by_channel
 from .security import READ, SEND
-from .settings import DEFAULT_CHANNELS, settings_of
+from .settings import settings_of
 from .touches import touches_before_response
 
 
@@ -44,7 +49,6 @@ def words(name: str) -> str:
 
 
 def model_views() -> list[ModelView]:
-    channels = tuple((name, words(name)) for name in DEFAULT_CHANNELS)
     return [
         ModelView(
             "campaigns",
@@ -63,11 +67,11 @@ def model_views() -> list[ModelView]:
             ),
             default_columns=("name", "channel", "starts_on", "ends_on", "budget", "owner_id"),
             search=("name",),
-            filters=(ListFilter("channel", "Channel", choices=channels),),
+            filters=(ListFilter("channel", "Channel", choices=campaign_channels),),
             default_sort="-starts_on",
             permission=READ,
             order=40,
-            form=campaign_form(DEFAULT_CHANNELS),
+            form=campaign_form(),
             detail=(
                 "channel",
                 "starts_on",
@@ -133,6 +137,21 @@ def model_views() -> list[ModelView]:
             default_sort="-id",
             permission=READ,
             order=44,
+            form=SEGMENT_FORM,
+            detail=(
+                "target",
+                "channels",
+                "states",
+                "product_lines",
+                "countries",
+                "min_score",
+                "max_score",
+                "kinds",
+                "owner_id",
+            ),
+            validate=check_segment,
+            create=create_segment,
+            update=update_segment,
         ),
         ModelView(
             "campaign_touches",

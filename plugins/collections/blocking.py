@@ -7,10 +7,11 @@ on the customer's timeline once the confirmation is committed."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, exists, func, select, type_coerce
+from sqlalchemy import Connection, Select, event, exists, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from accord.api import ActivityKind, Event, Principal, log_activity, utcnow
@@ -42,14 +43,64 @@ def uninvoiced_orders(
     return session.scalar(query) or ZERO
 
 
-def position_for(session: Session, order: Order, settings: CollectionsSettings) -> CreditPosition:
-    """The customer's credit position besides ``order``, read in full."""
+POSITIONS = "collections.credit_positions"
+"""Where a session keeps the positions it read (``session.info``) until anything writes."""
+
+
+@dataclass
+class Remembered:
+    """The positions read on one connection since its last write."""
+
+    connection: Connection | None = None
+    positions: dict[tuple[int, int | None], CreditPosition] = field(default_factory=dict)
+
+    def forget_on_write(
+        self, conn: Connection, cursor: object, statement: str, *args: object
+    ) -> None:
+        if statement.lstrip()[:6].upper() != "SELECT":
+            self.positions.clear()
+
+
+def remembered(session: Session) -> dict[tuple[int, int | None], CreditPosition]:
+    """The positions this session read since anything was last written on its connection:
+    a board asks the credit check once per card, often for the same customer. Any other
+    statement than a SELECT (an ORM flush, a workflow step's UPDATE, a savepoint) and
+    another connection (a new transaction) forget them, so a check never misses a change
+    it could see."""
+    state = session.info.get(POSITIONS)
+    if not isinstance(state, Remembered):
+        state = Remembered()
+        session.info[POSITIONS] = state
+    connection = session.connection()
+    if state.connection is not connection:
+        state.positions.clear()
+        state.connection = connection
+        event.listen(connection, "before_cursor_execute", state.forget_on_write)
+    return state.positions
+
+
+def customer_position(
+    session: Session, partner_id: int, settings: CollectionsSettings, *, besides: int | None = None
+) -> CreditPosition:
+    """The customer's credit position, read in full (whoever asks), counting its confirmed
+    orders not invoiced yet except order ``besides``."""
+    cache = remembered(session)
+    found = cache.get((partner_id, besides))
+    if found is not None:
+        return found
     today = utcnow().date()
     with books(session) as everything:
-        pending = uninvoiced_orders(
-            everything, order.partner_id, settings.currency, besides=order.id
-        )
-        return credit_position(everything, order.partner_id, settings, today, open_orders=pending)
+        pending = uninvoiced_orders(everything, partner_id, settings.currency, besides=besides)
+        position = credit_position(everything, partner_id, settings, today, open_orders=pending)
+    cache[(partner_id, besides)] = position
+    return position
+
+
+def position_for(session: Session, order: Order, settings: CollectionsSettings) -> CreditPosition:
+    """The customer's credit position besides ``order``, read in full. A draft is not
+    counted anyway, so all the drafts of a customer share one position (and one read)."""
+    besides = order.id if order.state in SOLD_ORDER_STATES else None
+    return customer_position(session, order.partner_id, settings, besides=besides)
 
 
 def confirmation_block(

@@ -62,7 +62,7 @@ def remind_command(runtime: Runtime, day: str | None) -> None:
     for reminder in sent:
         to = reminder.to or "no e-mail address: a call task"
         click.echo(
-            f"{reminder.invoice}: level {reminder.level} to {to}, "
+            f"{', '.join(reminder.invoices)}: level {reminder.level} to {to}, "
             f"chased by {reminder.chaser or 'nobody'}"
         )
     click.echo(f"{len(sent)} reminder(s) queued")

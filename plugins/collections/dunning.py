@@ -1,12 +1,16 @@
 """Dunning: the scheduled run that reminds customers of overdue invoices, one level at a
-time, never the same level twice, each reminder a mail through the outbox, an entry on
-the customer's timeline and a follow-up task for whoever chases (a setting)."""
+time, never the same level twice for an invoice; each reminder is one mail per customer
+and level listing its invoices due for that level, through the outbox, an entry on the
+customer's timeline and a follow-up task for whoever chases (a setting)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -24,9 +28,10 @@ SOURCE = "collections"
 
 @dataclass(frozen=True)
 class Reminder:
-    """A reminder the run sent, or would send."""
+    """A reminder the run sent, or would send: one per customer and level, listing the
+    invoices it reminds of."""
 
-    invoice: str
+    invoices: tuple[str, ...]
     level: int
     to: str
     chaser: str
@@ -73,43 +78,89 @@ def due_reminders(
 def send_reminders(
     session: Session, settings: CollectionsSettings, today: dt.date
 ) -> Sequence[Reminder]:
-    """Send every reminder due today, in the caller's transaction."""
-    sent = []
+    """Send every reminder due today, in the caller's transaction: one mail per customer
+    and level, listing its invoices due for that level (oldest due first)."""
+    grouped: dict[tuple[int, int], list[Invoice]] = defaultdict(list)
     for invoice, level in due_reminders(session, settings, today):
-        sent.append(remind(session, settings, invoice, level, today))
-    return sent
+        grouped[(invoice.partner_id, level)].append(invoice)
+    return [
+        remind(session, settings, invoices, level, today)
+        for (_, level), invoices in sorted(grouped.items())
+    ]
+
+
+def totals(invoices: Sequence[Invoice]) -> str:
+    """What is still open, per currency: ``1,700.00 EUR`` or ``1,200.00 EUR + 80.00 USD``."""
+    sums: dict[str, Decimal] = defaultdict(Decimal)
+    for invoice in invoices:
+        sums[invoice.currency] += invoice.balance
+    return " + ".join(f"{money(amount)} {currency}" for currency, amount in sorted(sums.items()))
+
+
+def described(invoices: Sequence[Invoice], today: dt.date) -> str:
+    """The reminded invoices in a timeline entry's words."""
+    days = max((today - invoice.due_date).days for invoice in invoices)
+    if len(invoices) == 1:
+        return f"invoice {invoices[0].number} ({totals(invoices)}, {days} days overdue)"
+    numbers = ", ".join(invoice.number for invoice in invoices)
+    return f"{len(invoices)} invoices ({totals(invoices)}, up to {days} days overdue): {numbers}"
+
+
+def mail_values(
+    partner: Partner, invoices: Sequence[Invoice], level: int, chaser: User | None, today: dt.date
+) -> dict[str, Any]:
+    listed = [
+        {
+            "number": invoice.number,
+            "issue_date": invoice.issue_date.isoformat(),
+            "due_date": invoice.due_date.isoformat(),
+            "days_overdue": (today - invoice.due_date).days,
+            "amount": f"{money(invoice.amount)} {invoice.currency}",
+            "balance": f"{money(invoice.balance)} {invoice.currency}",
+        }
+        for invoice in invoices
+    ]
+    oldest = listed[0]
+    return {
+        "customer": partner.name,
+        "invoices": listed,
+        "count": len(listed),
+        "total": totals(invoices),
+        "level": level,
+        "chaser": chaser.name if chaser else "Administration",
+        "chaser_email": chaser.email if chaser else "",
+        # The oldest invoice's, for templates written for one invoice per mail.
+        "invoice": oldest["number"],
+        **{key: oldest[key] for key in ("issue_date", "due_date", "days_overdue")},
+        **{key: oldest[key] for key in ("amount", "balance")},
+    }
 
 
 def remind(
-    session: Session, settings: CollectionsSettings, invoice: Invoice, level: int, today: dt.date
+    session: Session,
+    settings: CollectionsSettings,
+    invoices: Sequence[Invoice],
+    level: int,
+    today: dt.date,
 ) -> Reminder:
+    """One reminder of ``level`` to the invoices' customer, listing them all; each invoice
+    gets its notice of that level, whose unique key keeps a level from being sent twice."""
     spec: DunningLevel = settings.dunning_levels[level - 1]
-    partner = session.get(Partner, invoice.partner_id)
+    partner = session.get(Partner, invoices[0].partner_id)
     assert partner is not None  # the foreign key keeps it
     chaser = chaser_for(session, settings, partner, level)
-    days = (today - invoice.due_date).days
-    balance = f"{money(invoice.balance)} {invoice.currency}"
-    what = f"invoice {invoice.number} ({balance}, {days} days overdue)"
-    ref = f"collections_invoice:{invoice.id}"
+    what = described(invoices, today)
+    ref = f"collections_invoice:{invoices[0].id}"
     address = partner.email.strip()
     if address:
+        ids = ",".join(str(invoice.id) for invoice in invoices)
+        digest = hashlib.blake2b(ids.encode(), digest_size=8).hexdigest()
         send_mail(
             session,
             spec.template,
             address,
-            {
-                "customer": partner.name,
-                "invoice": invoice.number,
-                "issue_date": invoice.issue_date.isoformat(),
-                "due_date": invoice.due_date.isoformat(),
-                "days_overdue": days,
-                "amount": f"{money(invoice.amount)} {invoice.currency}",
-                "balance": balance,
-                "level": level,
-                "chaser": chaser.name if chaser else "Administration",
-                "chaser_email": chaser.email if chaser else "",
-            },
-            key=f"collections.dunning:{invoice.id}:{level}",
+            mail_values(partner, invoices, level, chaser, today),
+            key=f"collections.dunning:{partner.id}:{level}:{digest}",
             reply_to=chaser.email if chaser and chaser.email else None,
         )
         log_activity(
@@ -138,17 +189,23 @@ def remind(
     task.due_at = dt.datetime.combine(
         today + dt.timedelta(days=settings.follow_up_days), dt.time(9), tzinfo=dt.UTC
     )
-    session.add(
+    session.add_all(
         DunningNotice(
             invoice_id=invoice.id,
             level=level,
-            days_overdue=days,
+            days_overdue=(today - invoice.due_date).days,
             sent_to=address,
             chaser_id=chaser.id if chaser else None,
         )
+        for invoice in invoices
     )
     session.flush()
-    return Reminder(invoice.number, level, address, chaser.login if chaser else "")
+    return Reminder(
+        tuple(invoice.number for invoice in invoices),
+        level,
+        address,
+        chaser.login if chaser else "",
+    )
 
 
 def chaser_for(

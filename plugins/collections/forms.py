@@ -70,36 +70,50 @@ def credit_form(partner_id: int, line: CreditLine | None, principal: Principal |
     )
 
 
-def _answer(request: Request, partner_id: int, panel: str, status: int = 200) -> Response:
+def _answer(request: Request, back: str, panel: str, status: int = 200) -> Response:
     if request.headers.get("hx-request") == "true":
         return HTMLResponse(panel, status_code=status)
     if status != 200:
         return HTMLResponse(panel, status_code=status)
-    return RedirectResponse(f"/partners/{partner_id}", status_code=303)
+    return RedirectResponse(back, status_code=303)
 
 
 def record_payment(request: Request, invoice_id: int, form: Mapping[str, str]) -> Response:
+    """Book a payment from the customer page's open invoices or from the invoice's page
+    (``panel=invoice``), answering with that panel redrawn."""
+    from .invoice_form import render_payments
     from .views import render_open_invoices
 
     session: Session = request.state.session
     invoice = session.get(Invoice, invoice_id)
     if invoice is None:
         return HTMLResponse("No such invoice, or not one you may see.", status_code=404)
-    partner = session.get(Partner, invoice.partner_id)
-    context = RenderContext(session=session, user=None, record=partner)
+    partner_id = invoice.partner_id
+    on_invoice = form.get("panel") == "invoice"
+    back = f"/views/invoices/{invoice_id}" if on_invoice else f"/partners/{partner_id}"
+
+    def panel(problem: str = "") -> str:
+        if on_invoice:
+            found = session.get(Invoice, invoice_id)
+            return render_payments(RenderContext(session=session, user=None, record=found), problem)
+        partner = session.get(Partner, partner_id)
+        return render_open_invoices(
+            RenderContext(session=session, user=None, record=partner), problem
+        )
+
     try:
         paid_on = dt.date.fromisoformat(form.get("paid_on", "").strip())
     except ValueError:
         problem = f"Paid on: {form.get('paid_on', '')!r} is not a date (YYYY-MM-DD)."
-        return _answer(request, invoice.partner_id, render_open_invoices(context, problem), 422)
+        return _answer(request, back, panel(problem), 422)
     try:
         register_payment(
             session, invoice_id, form.get("amount", ""), paid_on, form.get("reference", "").strip()
         )
     except (ReceivableError, AccessDeniedError) as error:
         session.rollback()
-        return _answer(request, invoice.partner_id, render_open_invoices(context, str(error)), 422)
-    return _answer(request, invoice.partner_id, render_open_invoices(context))
+        return _answer(request, back, panel(str(error)), 422)
+    return _answer(request, back, panel())
 
 
 def save_credit_line(request: Request, partner_id: int, form: Mapping[str, str]) -> Response:
@@ -113,7 +127,7 @@ def save_credit_line(request: Request, partner_id: int, form: Mapping[str, str])
     context = RenderContext(session=session, user=None, record=partner)
     if not principal.can(MANAGE_CREDIT):
         problem = f"{principal} may not set credit lines (it takes {MANAGE_CREDIT!r})."
-        return _answer(request, partner_id, render_credit(context, problem), 422)
+        return _answer(request, f"/partners/{partner_id}", render_credit(context, problem), 422)
     raw = form.get("credit_limit", "").strip().replace(",", "")
     limit: Decimal | None = None
     if raw:
@@ -123,11 +137,11 @@ def save_credit_line(request: Request, partner_id: int, form: Mapping[str, str])
             limit = Decimal("NaN")
         if not limit.is_finite() or limit < 0 or limit != limit.quantize(Decimal("0.01")):
             problem = f"Credit line: {raw!r} is not an amount of zero or more with two decimals."
-            return _answer(request, partner_id, render_credit(context, problem), 422)
+            return _answer(request, f"/partners/{partner_id}", render_credit(context, problem), 422)
     rating = form.get("rating", "").strip()
     if len(rating) > 10:
         problem = f"Rating: at most 10 characters, got {len(rating)}."
-        return _answer(request, partner_id, render_credit(context, problem), 422)
+        return _answer(request, f"/partners/{partner_id}", render_credit(context, problem), 422)
     try:
         line = session.get(CreditLine, partner_id)
         if line is None:
@@ -139,8 +153,8 @@ def save_credit_line(request: Request, partner_id: int, form: Mapping[str, str])
         session.flush()
     except AccessDeniedError as error:
         session.rollback()
-        return _answer(request, partner_id, render_credit(context, str(error)), 422)
-    return _answer(request, partner_id, render_credit(context))
+        return _answer(request, f"/partners/{partner_id}", render_credit(context, str(error)), 422)
+    return _answer(request, f"/partners/{partner_id}", render_credit(context))
 
 
 async def payment_endpoint(request: Request) -> Response:

@@ -29,7 +29,7 @@ from accord.api import (
     hookimpl,
 )
 
-from . import blocking, forms, importers, override, views
+from . import blocking, forms, importers, override, position, views
 from .billing import DELIVERED, invoice_delivered_order
 from .cli import collections_cli
 from .demo import add_demo_data
@@ -106,7 +106,7 @@ def accord_model_views() -> Sequence[ModelView]:
 
 @hookimpl
 def accord_record_panels() -> Sequence[RecordPanel]:
-    return [*views.record_panels(), *override.panels()]
+    return [*views.record_panels(), *override.panels(), *position.panels()]
 
 
 @hookimpl

@@ -20,9 +20,9 @@ from accord.api import (
     principal_of,
     runtime_of,
 )
-from accord.plugins.orders.api import Order
+from accord.plugins.orders.api import Order, OrderError, confirm
 
-from .blocking import CONFIRM, confirmation_block
+from .blocking import confirmation_block
 from .credit import OVERRIDE_INPUT
 from .forms import SWAP_REFUSALS
 from .security import OVERRIDE_BLOCK
@@ -69,10 +69,10 @@ def override_confirmation(request: Request, reason: str) -> Response:
     if not reason:
         return HTMLResponse(block_panel(session, order, principal, "Give the reason."), 422)
     try:
-        runtime_of(session).workflows.transition(
-            session, order, CONFIRM, **{OVERRIDE_INPUT: reason}
-        )
-    except (TransitionError, AccessDeniedError) as refused:
+        # Through the orders' own confirmation: availability is asked first and the
+        # order's confirmation time and user are kept, as for any confirmation.
+        confirm(runtime_of(session), session, order, **{OVERRIDE_INPUT: reason})
+    except (TransitionError, AccessDeniedError, OrderError) as refused:
         session.rollback()
         message = getattr(refused, "reason", str(refused))
         order = session.get(Order, order.id)

@@ -23,6 +23,7 @@ from accord.api import (
     utcnow,
 )
 
+from . import invoice_form
 from .aging import BUCKETS, aging, dso, overdue_by_salesperson
 from .forms import credit_form, payment_form
 from .models import CreditLine, Invoice, InvoiceStatus
@@ -62,6 +63,21 @@ def model_views() -> Sequence[ModelView]:
             ),
             default_sort="due_date",
             permission=READ,
+            form=invoice_form.FORM,
+            detail=(
+                "number",
+                "partner_id",
+                "amount",
+                "paid",
+                "currency",
+                "issue_date",
+                "due_date",
+                "status",
+                "origin",
+            ),
+            validate=invoice_form.validate,
+            initial=invoice_form.initial,
+            create=invoice_form.create,
         ),
     ]
 
@@ -284,6 +300,13 @@ def record_panels() -> Sequence[RecordPanel]:
             title="Aging",
             render=render_partner_aging,
             order=42,
+        ),
+        RecordPanel(
+            "collections.invoice_payments",
+            model="collections_invoice",
+            title="Payments",
+            render=invoice_form.render_payments,
+            order=10,
         ),
     ]
 

@@ -37,7 +37,7 @@ from .service import (
     log_lead_activity,
 )
 from .settings import LeadsSettings
-from .workflows import LEAD, OPPORTUNITY, leads_settings
+from .workflows import LEAD, LEAD_STATES, OPPORTUNITY, leads_settings
 
 
 def qualify_lead(session: Session, lead: Lead) -> None:
@@ -59,6 +59,7 @@ def disqualify_lead(session: Session, lead: Lead, reason: str) -> None:
 
 __all__ = [
     "LEAD",
+    "LEAD_STATES",
     "OPPORTUNITY",
     "Assignment",
     "AssignmentError",

@@ -4,7 +4,10 @@ active users take turns (round robin)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,7 +15,7 @@ from sqlalchemy.orm import Session
 from accord.api import AccordError, Team, User
 
 from .models import AssignmentPointer, Lead
-from .settings import AssignmentRule, LeadsSettings
+from .settings import AssignmentRule, LeadsSettings, PostcodeRange, parse_postcode_range
 
 
 class AssignmentError(AccordError):
@@ -29,13 +32,26 @@ class Assignment:
 def matches(rule: AssignmentRule, lead: Lead) -> bool:
     if rule.countries and lead.country.upper() not in rule.countries:
         return False
-    if rule.regions and lead.region.casefold() not in {r.casefold() for r in rule.regions}:
+    if rule.regions and lead.region.casefold() not in _folded(rule.regions):
         return False
-    if rule.postcodes and not any(span.contains(lead.postcode) for span in rule.postcode_ranges):
+    if rule.postcodes and not any(
+        span.contains(lead.postcode) for span in _postcode_ranges(rule.postcodes)
+    ):
         return False
     if rule.channels and lead.channel not in rule.channels:
         return False
     return not (rule.product_lines and lead.product_line not in rule.product_lines)
+
+
+@lru_cache(maxsize=256)
+def _folded(regions: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(region.casefold() for region in regions)
+
+
+@lru_cache(maxsize=256)
+def _postcode_ranges(postcodes: tuple[str, ...]) -> tuple[PostcodeRange, ...]:
+    # A rule's ranges parsed once, not once per lead.
+    return tuple(parse_postcode_range(text) for text in postcodes)
 
 
 def choose(session: Session, settings: LeadsSettings, lead: Lead) -> Assignment | None:
@@ -90,3 +106,87 @@ def _pointer(session: Session, rule: str) -> AssignmentPointer:
         session.add(pointer)
         session.flush()
     return pointer
+
+
+# --- many leads at once -----------------------------------------------------------------------
+
+
+@dataclass
+class _Rotation:
+    """Round robin of one team rule within a batch: the members, and who got the last lead."""
+
+    members: list[int]
+    last: int | None
+    team_id: int
+    moved: bool = False
+
+    def next(self) -> int:
+        after = self.last
+        chosen = next((member for member in self.members if after is None or member > after), None)
+        self.last = chosen if chosen is not None else self.members[0]
+        self.moved = True
+        return self.last
+
+
+@dataclass
+class BatchAssigner:
+    """``choose`` for many leads in a row (an import's batch): each rule's user, team and
+    round-robin pointer read once, the turns taken in memory, and the pointers written
+    where they stopped by ``save``. The owners are those ``choose`` gives lead by lead.
+    A lead here is anything with a lead's fields as attributes."""
+
+    session: Session
+    rules: Sequence[AssignmentRule]
+    users: dict[str, tuple[int, int | None]] = field(default_factory=dict)
+    teams: dict[str, _Rotation | int] = field(default_factory=dict)
+
+    def choose(self, lead: Any) -> tuple[int | None, int | None]:
+        """The owner and team of the first rule that matches, or ``(None, None)``."""
+        for number, rule in enumerate(self.rules, start=1):
+            if matches(rule, cast(Lead, lead)):
+                return self._apply(number, rule)
+        return None, None
+
+    def _apply(self, number: int, rule: AssignmentRule) -> tuple[int | None, int | None]:
+        if rule.user:
+            if rule.user not in self.users:
+                found = self.session.execute(
+                    select(User.id, User.team_id).where(
+                        User.login == rule.user, User.active.is_(True)
+                    )
+                ).first()
+                if found is None:
+                    raise AssignmentError(
+                        f"{_where(number, rule)} user: no active user {rule.user!r}; "
+                        "fix the rule in accord.toml"
+                    )
+                self.users[rule.user] = (found[0], found[1])
+            return self.users[rule.user]
+        if rule.name not in self.teams:
+            self.teams[rule.name] = self._rotation(number, rule)
+        rotation = self.teams[rule.name]
+        if isinstance(rotation, int):
+            return None, rotation  # nobody to rotate among: the team owns the lead
+        return rotation.next(), rotation.team_id
+
+    def _rotation(self, number: int, rule: AssignmentRule) -> _Rotation | int:
+        team_id = self.session.scalar(select(Team.id).where(Team.name == rule.team))
+        if team_id is None:
+            raise AssignmentError(
+                f"{_where(number, rule)} team: no team named {rule.team!r}; "
+                "fix the rule in accord.toml"
+            )
+        query = select(User.id).where(User.team_id == team_id, User.active.is_(True))
+        if rule.users:
+            query = query.where(User.login.in_(rule.users))
+        members = list(self.session.scalars(query.order_by(User.id)))
+        if not members:
+            return int(team_id)
+        return _Rotation(members, _pointer(self.session, rule.name).last_user_id, int(team_id))
+
+    def save(self) -> None:
+        """Write where each rotation stopped, for the next lead of any kind."""
+        for name, rotation in self.teams.items():
+            if isinstance(rotation, _Rotation) and rotation.moved:
+                _pointer(self.session, name).last_user_id = rotation.last
+        self.session.flush()

@@ -1,6 +1,7 @@
 """Importing leads from a file (``accord leads import FILE``, and the web app's upload page):
 the kernel's import framework with the leads service's rules, normalise, dedupe, assign,
-applied a batch at a time instead of a lead at a time.
+applied a batch at a time instead of a lead at a time, with the outcome ``create_lead``
+gives lead by lead.
 
 ``create_lead`` does one lead in about a dozen statements (its duplicates, its rule's
 round-robin pointer, its flush, its activity, its event). A file of 100,000 leads needs
@@ -8,27 +9,28 @@ the same rules in a few statements per batch, so for each batch this module:
 
 - checks every row as ``LeadData`` and ``[leads]`` channels and product lines do;
 - reads the open leads sharing an e-mail, phone or company-and-name key with any row of
-  the batch in one query (through the user's session: a user dedupes against the leads
-  they may see, as ``find_duplicates`` does), and keeps the keys of the rows it creates,
-  so a duplicate inside the file is caught too;
-- hands each duplicate to ``create_lead`` itself, which merges it into the open lead
-  exactly as a form posted twice would be;
-- assigns the new leads with the ``[[leads.assignment]]`` rules in memory, reading each
-  round-robin pointer once and writing where it stopped once;
-- inserts the new leads, their first activity and their ``leads.lead_created`` events
-  with one statement each, the audit entries included (``accord.api.insert_records``).
+  the batch, one indexed query per kind of key (through the user's session: a user
+  dedupes against the leads they may see, as ``find_duplicates`` does);
+- walks the rows in order, each either a duplicate of one of those leads or of a lead an
+  earlier row creates (the best match as ``find_duplicates`` orders them), merged into it
+  in memory as ``create_lead`` would (blank fields filled, notes added, keys updated so
+  that later rows match them), or a new lead, assigned by the ``[[leads.assignment]]``
+  rules in memory (each round-robin pointer read once and written where it stopped);
+- inserts the new leads as they were created, their first activity and their
+  ``leads.lead_created`` events with one statement each, the audit entries included
+  (``accord.api.insert_records``);
+- writes the merges: the leads merged into take their new values in one flush (audited
+  and checked as any change), then their activities and ``leads.lead_resubmitted``
+  events go in with one statement each.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, cast
 
-import phonenumbers
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accord.api import (
@@ -36,8 +38,6 @@ from accord.api import (
     ImportField,
     ImportRow,
     Refused,
-    Team,
-    User,
     Written,
     emit_many,
     import_parsers,
@@ -47,11 +47,20 @@ from accord.api import (
 )
 
 from . import normalise
-from .assignment import AssignmentError, matches
-from .models import AssignmentPointer, Lead, LeadActivity
-from .scoring import score_of
-from .service import LeadData, LeadInputError, check_choices, create_lead
-from .settings import AssignmentRule, LeadsSettings
+from .assignment import BatchAssigner
+from .models import Lead, LeadActivity
+from .normalise import phone_key
+from .scoring import recompute_score, score_of
+from .service import (
+    LeadData,
+    LeadInputError,
+    check_choices,
+    fill_in,
+    payload,
+    resubmitted_body,
+    resubmitted_subject,
+)
+from .settings import LeadsSettings
 from .workflows import OPEN_LEAD_STATES, leads_settings
 
 IMPORTER = "leads.leads"
@@ -147,162 +156,152 @@ FIELDS = (
 LEAD_FIELDS = tuple(item.name for item in FIELDS if item.name != "ref")
 
 
-# --- normalising phone numbers quickly ------------------------------------------------------
-
-_INTERNATIONAL = re.compile(r"^\+[0-9][0-9 ./-]*$")
-
-
-@lru_cache(maxsize=4096)
-def _possible(country_code: int, length: int) -> bool:
-    """Whether a number of this country code and national significant number length is
-    possible: libphonenumber decides by the length alone."""
-    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int("5" * length))
-    return bool(phonenumbers.is_possible_number(number))
-
-
-@lru_cache(maxsize=512)
-def _national_prefix(country_code: int) -> str | None:
-    region = phonenumbers.region_code_for_country_code(country_code)
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
-    if metadata is None:
-        return None
-    return metadata.national_prefix_for_parsing or metadata.national_prefix or ""
-
-
-def phone_key(phone: str, country: str) -> str:
-    """``normalise.phone_key``, a hundred times faster for a number written in the
-    international format (``+39 02 1234 5678``), the way CRM exports write them: parsing
-    with libphonenumber costs about 0.1 ms a number, a tenth of a second per thousand
-    rows. Anything else, and any number whose digits after the country code could start
-    with a national prefix, goes through ``normalise.phone_key`` itself."""
-    text = phone.strip()
-    if _INTERNATIONAL.match(text):
-        digits = re.sub(r"\D", "", text)
-        for length in (1, 2, 3):
-            code = int(digits[:length])
-            if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-                significant = digits[length:]
-                prefix = _national_prefix(code)
-                if prefix is None or not significant or len(significant) > 17:
-                    break
-                if prefix and re.match(prefix, significant):
-                    break
-                if not significant.startswith("0") or code == 39:
-                    return f"+{code}{significant}" if _possible(code, len(significant)) else ""
-                break
-    return normalise.phone_key(phone, country)
-
-
 # --- the batch ------------------------------------------------------------------------------
+
+# The kinds of duplicate key, in the order ``find_duplicates`` names them as reasons.
+KEYS = (("email", "email_key"), ("phone", "phone_key"), ("name", "name_key"))
+_KEYS_PER_QUERY = 500
+# ``find_duplicates`` weighs the first 20 matches by id.
+_MATCHES = 20
 
 
 class _Probe:
-    """A lead's fields as plain attributes: what the assignment rules and the scoring rules
-    read, without building an ORM object per row."""
+    """A lead's fields as plain attributes: what the assignment rules, the scoring rules
+    and a merge read and write, without building an ORM object per row."""
+
+    id: int | None = None  # a new lead's, once inserted
 
     def __init__(self, values: dict[str, Any]) -> None:
         self.__dict__.update(values)
 
 
 @dataclass
-class _Rotation:
-    """Round robin of one team rule within a batch: the members, and who got the last lead."""
-
-    members: list[int]
-    last: int | None
-    team_id: int
-    moved: bool = False
-
-    def next(self) -> int:
-        after = self.last
-        chosen = next((member for member in self.members if after is None or member > after), None)
-        self.last = chosen if chosen is not None else self.members[0]
-        self.moved = True
-        return self.last
-
-
-@dataclass
-class _Assigner:
-    """``[[leads.assignment]]`` applied in memory: the first rule that matches names a user
-    or a team whose active members take turns, as ``assignment.choose`` does."""
-
-    session: Session
-    rules: Sequence[AssignmentRule]
-    users: dict[str, tuple[int, int | None]] = field(default_factory=dict)
-    teams: dict[str, _Rotation | int] = field(default_factory=dict)
-
-    def choose(self, lead: Any) -> tuple[int | None, int | None]:
-        for number, rule in enumerate(self.rules, start=1):
-            if matches(rule, cast(Lead, lead)):
-                return self._apply(number, rule)
-        return None, None
-
-    def _apply(self, number: int, rule: AssignmentRule) -> tuple[int | None, int | None]:
-        where = f"[leads] assignment rule #{number} {rule.name!r}"
-        if rule.user:
-            if rule.user not in self.users:
-                found = self.session.execute(
-                    select(User.id, User.team_id).where(
-                        User.login == rule.user, User.active.is_(True)
-                    )
-                ).first()
-                if found is None:
-                    raise AssignmentError(
-                        f"{where} user: no active user {rule.user!r}; fix the rule in accord.toml"
-                    )
-                self.users[rule.user] = (found[0], found[1])
-            return self.users[rule.user]
-        if rule.name not in self.teams:
-            self.teams[rule.name] = self._rotation(where, rule)
-        rotation = self.teams[rule.name]
-        if isinstance(rotation, int):
-            return None, rotation  # nobody to rotate among: the team owns the lead
-        return rotation.next(), rotation.team_id
-
-    def _rotation(self, where: str, rule: AssignmentRule) -> _Rotation | int:
-        team_id = self.session.scalar(select(Team.id).where(Team.name == rule.team))
-        if team_id is None:
-            raise AssignmentError(
-                f"{where} team: no team named {rule.team!r}; fix the rule in accord.toml"
-            )
-        query = select(User.id).where(User.team_id == team_id, User.active.is_(True))
-        if rule.users:
-            query = query.where(User.login.in_(rule.users))
-        members = list(self.session.scalars(query.order_by(User.id)))
-        if not members:
-            return int(team_id)
-        pointer = self._pointer(rule.name)
-        return _Rotation(members, pointer.last_user_id, int(team_id))
-
-    def _pointer(self, rule: str) -> AssignmentPointer:
-        query = select(AssignmentPointer).where(AssignmentPointer.rule == rule)
-        if self.session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update()
-        pointer = self.session.scalar(query)
-        if pointer is None:
-            pointer = AssignmentPointer(rule=rule, last_user_id=None)
-            self.session.add(pointer)
-        return pointer
-
-    def save(self) -> None:
-        """Write where each rotation stopped, for the next lead of any kind."""
-        for name, rotation in self.teams.items():
-            if isinstance(rotation, _Rotation) and rotation.moved:
-                self._pointer(name).last_user_id = rotation.last
-        self.session.flush()
-
-
-@dataclass
 class _New:
+    """A lead the batch creates: its values as created, and as later rows merge into it."""
+
     position: int
     values: dict[str, Any]
+    current: _Probe
+    id: int | None = None
+
+
+@dataclass
+class _Candidate:
+    """A lead a row may duplicate: an open lead of the database, or one the batch
+    creates (``new``). ``order`` sorts them as their ids do: the batch's come last."""
+
+    order: tuple[int, int]
+    lead: Any
+    new: _New | None = None
+
+
+@dataclass
+class _Merge:
+    position: int
+    into: _Candidate
+    data: LeadData
+    reasons: tuple[str, ...]
+    filled: list[str]
+    event: dict[str, Any]
+
+
+@dataclass
+class _Batch:
+    """The rows of one batch walked in order: new leads, and merges into earlier ones."""
+
+    settings: LeadsSettings
+    assigner: BatchAssigner
+    candidates: list[_Candidate] = field(default_factory=list)
+    index: dict[str, dict[str, set[int]]] = field(default_factory=dict)
+    new: list[_New] = field(default_factory=list)
+    merges: list[_Merge] = field(default_factory=list)
+
+    def know(self, candidate: _Candidate) -> None:
+        number = len(self.candidates)
+        self.candidates.append(candidate)
+        for _, column in KEYS:
+            value = getattr(candidate.lead, column)
+            if value:
+                self.index.setdefault(column, {}).setdefault(value, set()).add(number)
+
+    def add(self, position: int, data: LeadData, keys: dict[str, str]) -> None:
+        """The row at ``position``: a duplicate merged into its best match, or a new lead."""
+        best = self._best_match(keys)
+        if best is None:
+            self._create(position, data, keys)
+        else:
+            self._merge(position, data, keys, best)
+
+    def _best_match(self, keys: dict[str, str]) -> tuple[_Candidate, tuple[str, ...]] | None:
+        numbers: set[int] = set()
+        for _, column in KEYS:
+            if keys[column]:
+                numbers |= self.index.get(column, {}).get(keys[column], set())
+        if not numbers:
+            return None
+        found = sorted((self.candidates[number] for number in numbers), key=_order)[:_MATCHES]
+        weighed = [
+            (
+                candidate,
+                tuple(
+                    name
+                    for name, column in KEYS
+                    if keys[column] and getattr(candidate.lead, column) == keys[column]
+                ),
+            )
+            for candidate in found
+        ]
+        return min(weighed, key=lambda pair: (-len(pair[1]), pair[0].order))
+
+    def _create(self, position: int, data: LeadData, keys: dict[str, str]) -> None:
+        values = {**data.model_dump(), **keys, "touches": 0}
+        owner_id, team_id = self.assigner.choose(_Probe(values))
+        values.update(owner_id=owner_id, team_id=team_id, state="new", version=1)
+        values["score"] = score_of(self.settings, cast(Lead, _Probe(values)))
+        new = _New(position, values, _Probe(dict(values)))
+        self.new.append(new)
+        self.know(_Candidate((1, len(self.new)), new.current, new))
+
+    def _merge(
+        self,
+        position: int,
+        data: LeadData,
+        keys: dict[str, str],
+        best: tuple[_Candidate, tuple[str, ...]],
+    ) -> None:
+        candidate, reasons = best
+        lead = candidate.lead
+        filled = fill_in(lead, data)
+        number = self.candidates.index(candidate)
+        for _, column in KEYS:
+            self.index.get(column, {}).get(getattr(lead, column), set()).discard(number)
+        for column, value in lead_keys(self.settings, lead).items():
+            if getattr(lead, column) != value:
+                setattr(lead, column, value)
+            if value:
+                self.index.setdefault(column, {}).setdefault(value, set()).add(number)
+        event = {**payload(lead), "via": data.channel}
+        self.merges.append(_Merge(position, candidate, data, reasons, filled, event))
+
+
+def _order(candidate: _Candidate) -> tuple[int, int]:
+    return candidate.order
+
+
+def lead_keys(settings: LeadsSettings, lead: Any) -> dict[str, str]:
+    """The duplicate keys of anything with a lead's fields (a ``LeadData``, a lead)."""
+    return {
+        "email_key": normalise.email_key(lead.email),
+        "phone_key": phone_key(lead.phone, lead.country or settings.default_country),
+        "name_key": normalise.name_key(lead.company, lead.first_name, lead.last_name),
+    }
 
 
 def write_leads(session: Session, rows: Sequence[ImportRow]) -> list[Written | Refused]:
     """The importer's write function: one outcome per row, in order (see the module)."""
     settings = leads_settings(session)
     outcomes: list[Written | Refused | None] = [None] * len(rows)
-    parsed: list[tuple[int, ImportRow, LeadData, dict[str, str]]] = []
+    parsed: list[tuple[int, LeadData, dict[str, str]]] = []
     for position, row in enumerate(rows):
         values = {name: row.values[name] for name in LEAD_FIELDS if row.values.get(name)}
         try:
@@ -315,63 +314,31 @@ def write_leads(session: Session, rows: Sequence[ImportRow]) -> list[Written | R
         if row.record_id is not None:
             outcomes[position] = _update(session, settings, row, data)
             continue
-        parsed.append((position, row, data, _keys(settings, data)))
-    existing = _open_leads_sharing_keys(session, [keys for *_, keys in parsed])
-    assigner = _Assigner(session, settings.assignment)
-    new: list[_New] = []
-    duplicates: list[tuple[int, LeadData]] = []
-    batch_keys: set[str] = set()
-    for position, _row, data, keys in parsed:
-        found = [value for value in keys.values() if value]
-        if any(value in existing or value in batch_keys for value in found):
-            duplicates.append((position, data))
-            continue
-        batch_keys.update(found)
-        values = {**data.model_dump(), **keys, "touches": 0}
-        probe = _Probe(values)
-        owner_id, team_id = assigner.choose(probe)
-        values.update(owner_id=owner_id, team_id=team_id)
-        values.update(state="new", version=1, score=score_of(settings, cast(Lead, _Probe(values))))
-        new.append(_New(position, values))
-    assigner.save()
-    _insert(session, new, outcomes)
-    for position, data in duplicates:
-        result = create_lead(session, data)
-        lead = result.lead
-        why = ", ".join(result.duplicates[0].reasons) if result.duplicates else "a duplicate"
-        outcomes[position] = (
-            Written("created", lead.id)
-            if result.created
-            else Written("merged", lead.id, f"same {why.replace(',', ' and')} as lead #{lead.id}")
-        )
+        parsed.append((position, data, lead_keys(settings, data)))
+    batch = _Batch(settings, BatchAssigner(session, settings.assignment))
+    for lead in _open_leads_sharing_keys(session, [keys for *_, keys in parsed]):
+        batch.know(_Candidate((0, lead.id), lead))
+    for position, data, keys in parsed:
+        batch.add(position, data, keys)
+    batch.assigner.save()
+    _insert(session, batch.new, outcomes)
+    _write_merges(session, batch.merges, outcomes)
     return [outcome for outcome in outcomes if outcome is not None]
 
 
-def _keys(settings: LeadsSettings, data: LeadData) -> dict[str, str]:
-    return {
-        "email_key": normalise.email_key(data.email),
-        "phone_key": phone_key(data.phone, data.country or settings.default_country),
-        "name_key": normalise.name_key(data.company, data.first_name, data.last_name),
-    }
-
-
-def _open_leads_sharing_keys(session: Session, keys: Sequence[dict[str, str]]) -> set[str]:
-    """The e-mail, phone and name keys that open leads the user may see already hold."""
-    wanted = {
-        column: sorted({row[column] for row in keys if row[column]})
-        for column in ("email_key", "phone_key", "name_key")
-    }
-    conditions = [getattr(Lead, column).in_(values) for column, values in wanted.items() if values]
-    if not conditions:
-        return set()
-    query = select(Lead.email_key, Lead.phone_key, Lead.name_key).where(
-        or_(*conditions), Lead.state.in_(OPEN_LEAD_STATES)
-    )
-    held: set[str] = set()
-    for email, phone, name in session.execute(query):
-        held.update(value for value in (email, phone, name) if value)
-    # A key shared only by the other kinds of key matches nothing: keep the wanted ones.
-    return held & {value for values in wanted.values() for value in values}
+def _open_leads_sharing_keys(session: Session, keys: Sequence[dict[str, str]]) -> list[Lead]:
+    """The open leads the user may see that hold one of the e-mail, phone or name keys of
+    ``keys``, oldest first: one indexed lookup per kind of key and chunk of values."""
+    found: dict[int, Lead] = {}
+    for _, column in KEYS:
+        values = sorted({row[column] for row in keys if row[column]})
+        attribute = getattr(Lead, column)
+        for start in range(0, len(values), _KEYS_PER_QUERY):
+            query = select(Lead).where(attribute.in_(values[start : start + _KEYS_PER_QUERY]))
+            for lead in session.scalars(query):
+                if lead.state in OPEN_LEAD_STATES:
+                    found[lead.id] = lead
+    return [found[number] for number in sorted(found)]
 
 
 def _insert(
@@ -380,6 +347,9 @@ def _insert(
     if not new:
         return
     ids = insert_records(session, Lead, [item.values for item in new])
+    for item, lead_id in zip(new, ids, strict=True):
+        item.id = item.current.id = lead_id
+        outcomes[item.position] = Written("created", lead_id)
     principal = principal_of(session)
     user_id = principal.user_id if principal is not None else None
     now = utcnow()
@@ -388,33 +358,69 @@ def _insert(
         LeadActivity,
         [
             {
-                "lead_id": lead_id,
+                "lead_id": item.id,
                 "kind": "note",
                 "subject": f"Lead created from {item.values['channel'].replace('_', ' ')}",
                 "body": "",
                 "user_id": user_id,
                 "occurred_at": now,
             }
-            for item, lead_id in zip(new, ids, strict=True)
+            for item in new
         ],
     )
-    emit_many(
-        session,
-        "leads.lead_created",
-        [
+    created = [payload(_Probe({**item.values, "id": item.id})) for item in new]
+    emit_many(session, "leads.lead_created", created)
+
+
+def _write_merges(
+    session: Session, merges: Sequence[_Merge], outcomes: list[Written | Refused | None]
+) -> None:
+    """The merged-into leads take their new values, as ORM changes (audited, and checked
+    against the user's right to change them); then the merges' activities and events."""
+    if not merges:
+        return
+    created: dict[int, _New] = {}
+    for merge in merges:
+        if merge.into.new is not None and merge.into.new.id is not None:
+            created[merge.into.new.id] = merge.into.new
+    leads: dict[int, Lead] = {}
+    ids = sorted(created)
+    for start in range(0, len(ids), _KEYS_PER_QUERY):
+        query = select(Lead).where(Lead.id.in_(ids[start : start + _KEYS_PER_QUERY]))
+        for lead in session.scalars(query):
+            current = created[lead.id].current
+            for name in (*LEAD_FIELDS, "email_key", "phone_key", "name_key"):
+                if getattr(lead, name) != getattr(current, name):
+                    setattr(lead, name, getattr(current, name))
+            leads[lead.id] = lead
+    for merge in merges:
+        if merge.into.new is None:
+            leads[merge.into.lead.id] = merge.into.lead
+    for lead in leads.values():
+        recompute_score(session, lead)
+    session.flush()
+    principal = principal_of(session)
+    user_id = principal.user_id if principal is not None else None
+    now = utcnow()
+    activities = []
+    events = []
+    for merge in merges:
+        lead_id = merge.into.lead.id
+        activities.append(
             {
                 "lead_id": lead_id,
-                "channel": item.values["channel"],
-                "product_line": item.values["product_line"],
-                "owner_id": item.values["owner_id"],
-                "team_id": item.values["team_id"],
-                "email": item.values["email_key"],
+                "kind": "note",
+                "subject": resubmitted_subject(merge.data)[:200],
+                "body": resubmitted_body(merge.data, merge.filled),
+                "user_id": user_id,
+                "occurred_at": now,
             }
-            for item, lead_id in zip(new, ids, strict=True)
-        ],
-    )
-    for item, lead_id in zip(new, ids, strict=True):
-        outcomes[item.position] = Written("created", lead_id)
+        )
+        events.append({**merge.event, "lead_id": lead_id})
+        why = " and ".join(merge.reasons)
+        outcomes[merge.position] = Written("merged", lead_id, f"same {why} as lead #{lead_id}")
+    insert_records(session, LeadActivity, activities)
+    emit_many(session, "leads.lead_resubmitted", events)
 
 
 def _update(
@@ -432,7 +438,7 @@ def _update(
     for name in LEAD_FIELDS:
         if name in row.values and getattr(lead, name) != given[name]:
             setattr(lead, name, given[name])
-    for name, value in _keys(settings, data).items():
+    for name, value in lead_keys(settings, data).items():
         if getattr(lead, name) != value:
             setattr(lead, name, value)
     return Written("merged", lead.id, "updated from the file")
@@ -449,4 +455,4 @@ LEAD_IMPORTER = Importer(
     "checked for duplicates and assigned as a lead entered by hand would be.",
 )
 
-__all__ = ["IMPORTER", "LEAD_IMPORTER", "phone_key", "write_leads"]
+__all__ = ["IMPORTER", "LEAD_IMPORTER", "lead_keys", "phone_key", "write_leads"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import or_, select
+from sqlalchemy import select, union
 from sqlalchemy.orm import Session
 
 from accord.api import AccordError, emit, principal_of, runtime_of, utcnow
@@ -148,10 +148,12 @@ def find_duplicates(
         "phone": (Lead.phone_key, probe.phone_key),
         "name": (Lead.name_key, probe.name_key),
     }
-    conditions = [column == value for column, value in wanted.values() if value]
-    if not conditions:
+    # One indexed lookup per key, united: an OR of the three, next to the state filter,
+    # lets SQLite walk the state index instead, every open lead of the table.
+    lookups = [select(Lead.id).where(column == value) for column, value in wanted.values() if value]
+    if not lookups:
         return []
-    query = select(Lead).where(or_(*conditions), Lead.state != "merged")
+    query = select(Lead).where(Lead.id.in_(union(*lookups)), Lead.state != "merged")
     if probe.id is not None:
         query = query.where(Lead.id != probe.id)
     if open_only:
@@ -235,7 +237,7 @@ def create_lead(
     session.flush()
     recompute_score(session, lead)
     log_lead_activity(session, lead, f"Lead created from {lead.channel.replace('_', ' ')}")
-    emit(session, "leads.lead_created", _payload(lead))
+    emit(session, "leads.lead_created", payload(lead))
     return LeadResult(lead, True, duplicates, assignment)
 
 
@@ -247,6 +249,18 @@ def _team_of(session: Session, user_id: int) -> int | None:
 
 def _matched(session: Session, duplicates: Sequence[Duplicate], data: LeadData) -> LeadResult:
     lead = duplicates[0].lead
+    filled = fill_in(lead, data)
+    keys(leads_settings(session), lead)
+    recompute_score(session, lead)
+    log_lead_activity(session, lead, resubmitted_subject(data), body=resubmitted_body(data, filled))
+    session.flush()
+    emit(session, "leads.lead_resubmitted", {**payload(lead), "via": data.channel})
+    return LeadResult(lead, False, tuple(duplicates))
+
+
+def fill_in(lead: Any, data: LeadData) -> list[str]:
+    """Give the open ``lead`` the values of ``data`` where its own are blank, and add
+    ``data``'s notes to its own; the fields filled in."""
     filled = []
     for field, value in data.model_dump().items():
         if field in ("channel", "notes") or not value:
@@ -256,23 +270,22 @@ def _matched(session: Session, duplicates: Sequence[Duplicate], data: LeadData) 
             filled.append(field)
     if data.notes:
         lead.notes = f"{lead.notes}\n\n{data.notes}".strip()
-    keys(leads_settings(session), lead)
-    recompute_score(session, lead)
+    return filled
+
+
+def resubmitted_subject(data: LeadData) -> str:
+    return f"Got in touch again via {data.channel.replace('_', ' ')}"
+
+
+def resubmitted_body(data: LeadData, filled: Sequence[str]) -> str:
     body = f"Filled in: {', '.join(filled)}." if filled else ""
     if data.notes:
         body = f"{body}\n{data.notes}".strip()
-    log_lead_activity(
-        session,
-        lead,
-        f"Got in touch again via {data.channel.replace('_', ' ')}",
-        body=body,
-    )
-    session.flush()
-    emit(session, "leads.lead_resubmitted", {**_payload(lead), "via": data.channel})
-    return LeadResult(lead, False, tuple(duplicates))
+    return body
 
 
-def _payload(lead: Lead) -> dict[str, Any]:
+def payload(lead: Any) -> dict[str, Any]:
+    """The ``leads.lead_created`` (and ``lead_resubmitted``) event's data about ``lead``."""
     return {
         "lead_id": lead.id,
         "channel": lead.channel,

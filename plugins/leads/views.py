@@ -29,10 +29,19 @@ from accord.api import (
     principal_of,
 )
 
+from .forms import (
+    LEAD_FORM,
+    OPPORTUNITY_FORM,
+    channel_choices,
+    check_opportunity,
+    create_lead_from_form,
+    new_lead,
+    update_lead,
+    update_opportunity,
+)
 from .models import Lead, LeadActivity, Opportunity
 from .pipeline import forecast
 from .service import find_duplicates
-from .settings import OFFLINE_CHANNELS, ONLINE_CHANNELS
 from .workflows import LEAD_STATES, OPEN_LEAD_STATES, STAGES, leads_settings
 
 TEMPLATES = jinja2.Environment(
@@ -58,7 +67,6 @@ def lead_path(lead_id: int) -> str:
 
 
 def model_views() -> list[ModelView]:
-    channels = tuple((name, words(name)) for name in ONLINE_CHANNELS + OFFLINE_CHANNELS)
     return [
         ModelView(
             "leads",
@@ -91,10 +99,33 @@ def model_views() -> list[ModelView]:
             search=("company", "last_name", "email"),
             filters=(
                 ListFilter("state", "State", choices=tuple((s, words(s)) for s in LEAD_STATES)),
-                ListFilter("channel", "Channel", choices=channels),
+                ListFilter("channel", "Channel", choices=channel_choices),
             ),
             default_sort="-id",
             order=20,
+            form=LEAD_FORM,
+            detail=(
+                "company",
+                "first_name",
+                "last_name",
+                "job_title",
+                "email",
+                "phone",
+                "website",
+                "city",
+                "country",
+                "channel",
+                "product_line",
+                "state",
+                "disqualify_reason",
+                "score",
+                "owner_id",
+                "team_id",
+                "notes",
+            ),
+            initial=new_lead,
+            create=create_lead_from_form,
+            update=update_lead,
         ),
         ModelView(
             "opportunities",
@@ -124,6 +155,23 @@ def model_views() -> list[ModelView]:
             filters=(ListFilter("state", "Stage", choices=tuple((s, words(s)) for s in STAGES)),),
             default_sort="-id",
             order=30,
+            form=OPPORTUNITY_FORM,
+            detail=(
+                "name",
+                "partner_id",
+                "state",
+                "expected_revenue",
+                "currency",
+                "probability",
+                "expected_close",
+                "product_line",
+                "lost_reason",
+                "owner_id",
+                "team_id",
+            ),
+            validate=check_opportunity,
+            update=update_opportunity,
+            creatable=False,
         ),
     ]
 

@@ -124,6 +124,26 @@ def add_offer_line(session: Session, offer: Offer, line: LineInput) -> OfferLine
     return row
 
 
+def change_offer(session: Session, offer: Offer, *, lines: Sequence[LineInput], note: str) -> Offer:
+    """Replace a draft offer's lines and its note (what the salesperson edits before
+    submitting it, or after taking it back to draft): the lines are checked as new ones,
+    the totals recomputed, and the offer is routed anew when it is submitted."""
+    if offer.state != "draft":
+        raise OfferError(
+            f"offer {offer.number}: it changes only in draft (it is {offer.state}); take it "
+            "back to draft first"
+        )
+    if not lines:
+        raise OfferError(f"offer {offer.number}: an offer needs at least one line")
+    offer.lines.clear()
+    session.flush()
+    for line in lines:
+        add_offer_line(session, offer, line)
+    offer.note = note
+    session.flush()
+    return offer
+
+
 def route_offer(settings: OrdersSettings, offer: Offer) -> list[Route]:
     """The approvals the company's policy asks of this offer (``[orders]``: the preset,
     the discount threshold and each step's role)."""

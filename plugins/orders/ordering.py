@@ -118,6 +118,27 @@ def create_order(
     return order
 
 
+def change_order(session: Session, order: Order, lines: Sequence[LineInput]) -> Order:
+    """Replace a draft order's lines (the back office correcting a held web-store order,
+    the salesperson an order not confirmed yet); availability is asked again when it is
+    confirmed."""
+    if order.state != "draft":
+        raise OrderError(
+            f"order {order.number}: its lines change only in draft (it is {order.state})"
+        )
+    if not lines:
+        raise OrderError(f"order {order.number}: an order needs at least one line")
+    order.lines.clear()
+    session.flush()
+    for position, line in enumerate(lines, start=1):
+        order.lines.append(_order_line(session, order.partner_id, position, line))
+    order_totals(order, order.lines)
+    order.availability_checked_at = None
+    order.availability_note = ""
+    flush_or_conflict(session, order, "change")
+    return order
+
+
 def _order_line(session: Session, partner_id: int, position: int, line: LineInput) -> OrderLine:
     where = f"line {position}"
     if line.quantity <= 0:
@@ -246,11 +267,12 @@ def flush_or_conflict(session: Session, order: Order, step: str) -> None:
         ) from None
 
 
-def confirm(runtime: Runtime, session: Session, order: Order) -> None:
+def confirm(runtime: Runtime, session: Session, order: Order, **inputs: str) -> None:
     """Check availability, then confirm the order (the ``confirm`` step: its permission,
-    guards and every plugin's veto apply). The order then waits in the shipping queue."""
+    guards and every plugin's veto apply; ``inputs`` go to the step for those vetoes and
+    stay in its history). The order then waits in the shipping queue."""
     check_availability(runtime, session, order)
-    runtime.workflows.transition(session, order, "confirm")
+    runtime.workflows.transition(session, order, "confirm", **inputs)
     principal = principal_of(session)
     order.confirmed_by_id = principal.user_id if principal is not None else None
     order.confirmed_at = utcnow()

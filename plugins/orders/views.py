@@ -1,5 +1,5 @@
 """The orders area's pages: an offer (its lines, approvals and steps, and a printable
-copy), a new offer or order, an order (availability, confirmation, parcels with tracking
+copy), an order (availability, confirmation, parcels with tracking
 numbers and serials), and the shipping queue. Everything is read and written through the
 request's session; a step goes through the workflow engine, inside a savepoint, so that a
 refused step changes nothing and is told to the user."""
@@ -29,11 +29,13 @@ from accord.api import (
     User,
     runtime_of,
 )
+from accord.ui.panels import record_slots
 from accord.ui.site import flash, page
 
-from .models import Offer, OfferApproval, Order, Product, UnitTracking
-from .offers import LineInput, create_offer, decide, revise, submit
-from .ordering import ShipmentInput, UnitInput, confirm, create_order, order_from_offer, ship
+from .forms import edit_document, new_document
+from .models import Offer, OfferApproval, Order, UnitTracking
+from .offers import decide, revise, submit
+from .ordering import ShipmentInput, UnitInput, confirm, order_from_offer, ship
 from .workflows import (
     AVAILABILITY_UNCHECKED,
     KIND_TITLES,
@@ -44,7 +46,6 @@ from .workflows import (
 )
 
 T = TypeVar("T")
-LINE_ROWS = 5
 QUEUE_SIZE = 200
 
 
@@ -94,89 +95,7 @@ def decimal_of(raw: str, where: str, default: Decimal | None = None) -> Decimal 
         raise AccordError(f"{where}: {raw!r} is not a number") from None
 
 
-def lines_from_form(form: FormData) -> list[LineInput]:
-    """The filled rows of a new offer's or order's line table."""
-    lines: list[LineInput] = []
-    for row in range(1, LINE_ROWS + 1):
-        product = str(form.get(f"product_{row}", "")).strip()
-        description = str(form.get(f"description_{row}", "")).strip()
-        quantity_raw = str(form.get(f"quantity_{row}", ""))
-        if not (product or description):
-            continue
-        where = f"line {row}"
-        quantity = decimal_of(quantity_raw, f"{where}, quantity")
-        if quantity is None:
-            raise AccordError(f"{where}: give a quantity")
-        lines.append(
-            LineInput(
-                quantity=quantity,
-                product_id=int(product) if product.isdigit() else None,
-                description=description,
-                unit_price=decimal_of(str(form.get(f"price_{row}", "")), f"{where}, price"),
-                discount_percent=decimal_of(
-                    str(form.get(f"discount_{row}", "")), f"{where}, discount", Decimal("0")
-                )
-                or Decimal("0"),
-            )
-        )
-    if not lines:
-        raise AccordError("add at least one line: a product or a description with a price")
-    return lines
-
-
 # --- offers ---------------------------------------------------------------------------------
-
-
-def form_choices(session: Session) -> dict[str, Any]:
-    customers = session.execute(
-        select(Partner.id, Partner.name).order_by(Partner.name).limit(500)
-    ).all()
-    products = session.scalars(
-        select(Product).where(Product.active.is_(True)).order_by(Product.sku)
-    ).all()
-    return {"customers": customers, "products": products, "rows": range(1, LINE_ROWS + 1)}
-
-
-async def new_document(request: Request) -> Response:
-    kind = request.path_params["kind"]
-    if kind not in ("offer", "order"):
-        raise HTTPException(404)
-    session = session_of(request)
-    values: dict[str, Any] = {"kind": kind, "form": dict(request.query_params), "error": ""}
-    if request.method == "POST":
-        form = await request.form()
-        values["form"] = dict(form)
-
-        def make() -> int | None:
-            runtime = runtime_of(session)
-            try:
-                partner_id = int(str(form.get("partner_id", "")))
-            except ValueError:
-                values["error"] = "choose the customer"
-                return None
-            try:
-                with session.begin_nested():
-                    lines = lines_from_form(form)
-                    if kind == "offer":
-                        return create_offer(
-                            runtime,
-                            session,
-                            partner_id=partner_id,
-                            lines=lines,
-                            note=str(form.get("note", "")),
-                        ).id
-                    return create_order(runtime, session, partner_id=partner_id, lines=lines).id
-            except (AccordError, AccessDeniedError) as error:
-                values["error"] = str(error)
-                return None
-
-        made = await run_in_threadpool(make)
-        if made is not None:
-            flash(request, f"The {kind} is saved as a draft.")
-            return back(f"/orders/{kind}s/{made}")
-    values.update(await run_in_threadpool(form_choices, session))
-    status = 422 if values["error"] else 200
-    return page(request, "orders/new.html", values, status_code=status)
 
 
 def offer_values(request: Request, offer_id: int) -> dict[str, Any]:
@@ -214,12 +133,20 @@ def offer_values(request: Request, offer_id: int) -> dict[str, Any]:
         "order_id": session.scalar(select(Order.id).where(Order.offer_id == offer.id)),
         "owner": session.get(User, offer.owner_id) if offer.owner_id else None,
         "may_order": principal.can("orders.orders.write"),
+        "may_edit": offer.state == "draft" and principal.can("orders.offers.write"),
     }
+
+
+def offer_page_values(request: Request, offer_id: int) -> dict[str, Any]:
+    """The offer's values and the panels every enabled plugin adds to offers."""
+    values = offer_values(request, offer_id)
+    values["slots"] = record_slots(request, Offer.__tablename__, values["offer"])
+    return values
 
 
 async def offer_page(request: Request) -> Response:
     offer_id = int(request.path_params["offer_id"])
-    values = await run_in_threadpool(offer_values, request, offer_id)
+    values = await run_in_threadpool(offer_page_values, request, offer_id)
     return page(request, "orders/offer.html", values)
 
 
@@ -312,6 +239,7 @@ def order_values(request: Request, order_id: int) -> dict[str, Any]:
         steps["confirm"] = dataclasses.replace(confirm_step, allowed=True, reason=None)
     return {
         "order": order,
+        "slots": record_slots(request, Order.__tablename__, order),
         "customer": session.get(Partner, order.partner_id),
         "steps": steps,
         "units": units,
@@ -320,6 +248,8 @@ def order_values(request: Request, order_id: int) -> dict[str, Any]:
             line.id: (line.product.tracking if line.product else UnitTracking.NONE)
             for line in order.lines
         },
+        "may_edit": order.state == "draft"
+        and principal_of_request(request).can("orders.orders.write"),
         "may_ship": principal_of_request(request).can("orders.orders.ship")
         and order.state in OPEN_ORDER_STATES,
     }
@@ -448,6 +378,7 @@ async def order_lookup(request: Request) -> Response:
 def routes() -> list[BaseRoute]:
     return [
         Route("/new/{kind}", new_document, methods=["GET", "POST"], name="new"),
+        Route("/{kind}s/{record_id:int}/edit", edit_document, methods=["GET", "POST"], name="edit"),
         Route("/offers/{offer_id:int}", offer_page, name="offer"),
         Route("/offers/{offer_id:int}/print", offer_print, name="offer_print"),
         Route(

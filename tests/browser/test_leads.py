@@ -1,7 +1,8 @@
 """Tom, in telemarketing, calls a lead from a trade fair and qualifies it. Sam, the
 salesperson it was assigned to, converts it: he fills in the opportunity, lands on the new
 customer's page with the deal and the lead's story on it, then finds the deal on the
-pipeline board and moves it on to negotiation."""
+pipeline board and moves it on to negotiation. Sam also types in a lead he met at a fair;
+typing it in again takes him to the one he made instead of saving it twice."""
 
 from __future__ import annotations
 
@@ -90,3 +91,30 @@ def test_qualify_convert_and_follow_the_deal(page: Page, log_in, lead_id: int) -
     card.get_by_role("button", name="Negotiate", exact=True).click()
     negotiation = page.locator('.board-column[data-state="negotiation"]')
     expect(negotiation).to_contain_text("Bar Castello: two grinders")
+
+
+def test_a_lead_typed_in_and_typed_in_again(page: Page, log_in, lead_id: int) -> None:
+    log_in("sam")
+    page.goto("/views/leads")
+    page.get_by_role("button", name="New", exact=True).click()
+    page.get_by_label("First name").fill("Marco")
+    page.get_by_label("Company").fill("Bar Duomo")
+    page.get_by_label("E-mail").fill("marco@duomo.example")
+    page.get_by_label("Country").fill("it")
+    page.get_by_label("Channel").select_option("trade_fair")
+    page.get_by_role("button", name="Create").click()
+
+    expect(page).to_have_url(re.compile(r"/views/leads/\d+$"))
+    expect(page.locator("body")).to_contain_text("Marco (Bar Duomo) was created.")
+    expect(page.locator("body")).to_contain_text("Lead created from trade fair")
+    first = page.url
+
+    page.goto("/views/leads/new")
+    page.get_by_label("Company").fill("Bar Duomo")
+    page.get_by_label("E-mail").fill("MARCO@duomo.example")
+    page.get_by_label("Channel").select_option("phone")
+    page.get_by_role("button", name="Create").click()
+
+    expect(page.get_by_role("alert")).to_contain_text("already open")
+    page.get_by_role("link", name=re.compile(r"Marco \(Bar Duomo\)")).click()
+    expect(page).to_have_url(first)

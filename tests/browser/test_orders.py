@@ -2,7 +2,9 @@
 offer with a large discount and sees it wait for approval; the sales manager grants the
 discount and the back office the availability; the customer accepts, the back office
 confirms the order and ships it with a tracking number; customer service finds the order
-by that number in the top bar's search."""
+by that number in the top bar's search. With collections enabled, a customer over its
+credit line holds the order: the back office sees why, administration confirms it anyway
+from the order's page with its reason."""
 
 from __future__ import annotations
 
@@ -12,11 +14,13 @@ from decimal import Decimal
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
+from sqlalchemy import select
 
 from accord.core.access import Principal
 from accord.core.db import Database
 from accord.core.partners import Partner, PartnerKind
 from accord.core.security import TeamKind, create_team, create_user
+from accord.plugins.collections.models import CreditLine
 from accord.plugins.orders.api import Product
 
 PASSWORD = "correct horse battery"
@@ -118,3 +122,51 @@ def test_an_offer_with_a_large_discount_is_approved_confirmed_shipped_and_found(
     hit.click()
     expect(page).to_have_url(order_url)
     expect(page.get_by_role("heading", level=1)).to_contain_text(number)
+
+
+@pytest.mark.parametrize("accord_plugins", [["orders", "collections"]])
+def test_administration_confirms_an_order_the_credit_block_holds_from_its_page(
+    accord_plugins: Sequence[str],
+    company: None,
+    accord_db: Database,
+    page: Page,
+    context: BrowserContext,
+    log_in: Callable[..., None],
+) -> None:
+    with accord_db.session(Principal.system("test")) as session:
+        create_user(session, "ada", PASSWORD, roles=("administration", "back_office"))
+        garda = session.scalars(select(Partner).where(Partner.name == "Garda Srl")).one()
+        session.add(CreditLine(partner_id=garda.id, credit_limit=Decimal("1500.00")))
+
+    def switch_to(login: str) -> None:
+        context.clear_cookies()
+        log_in(login)
+        expect(page).to_have_url(re.compile(r"/$"))
+
+    switch_to("sam")
+    page.goto(f"/partners/{garda.id}")
+    page.get_by_role("link", name="New order").click()
+    page.get_by_label("Product of line 1").select_option(label="PUMP-100 · Pump 100")
+    page.get_by_label("Quantity of line 1").fill("2")
+    page.get_by_role("button", name="Save order").click()
+    expect(page.locator("#order-state")).to_have_text("draft")
+    order_url = page.url
+    credit = page.get_by_role("region", name="Customer credit")
+    expect(credit).to_contain_text("Left on the line after it")
+    expect(credit).to_contain_text("-500.00 EUR")
+
+    switch_to("bea")
+    page.goto(order_url)
+    expect(page.get_by_role("note", name="Credit")).to_contain_text(
+        "Garda Srl would exceed its credit line of 1,500.00 EUR"
+    )
+    expect(page.get_by_role("button", name="Confirm despite the credit block")).to_have_count(0)
+
+    switch_to("ada")
+    page.goto(order_url)
+    page.get_by_label("Confirm anyway, because").fill("prepaid by wire")
+    page.get_by_role("button", name="Confirm despite the credit block").click()
+    expect(page.locator("#order-state")).to_have_text("confirmed")
+    expect(page.get_by_role("region", name="Customer credit")).to_contain_text(
+        "Ordered, not invoiced"
+    )

@@ -1,6 +1,7 @@
 """A salesperson finds a customer from the top bar and opens its 360 page: reads the header,
 scrolls down the timeline while older entries load, and logs a call that appears at the top
-of the timeline without the page reloading."""
+of the timeline without the page reloading; a task he logs waits in "My tasks" on the
+dashboard until he marks it done on the timeline."""
 
 from __future__ import annotations
 
@@ -118,3 +119,27 @@ def test_the_360_page_fits_a_phone_and_works_with_the_keyboard(zephyr, page: Pag
 
     expect(page.locator(".timeline__entry").first).to_contain_text("Left a voicemail")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
+
+
+def test_a_task_is_marked_done_on_the_timeline(zephyr, page: Page, log_in):
+    log_in("sam")
+    page.goto(f"/partners/{zephyr}")
+    page.get_by_text("Log a note, call, meeting or task").click()
+    page.get_by_label("What").select_option(label="Task")
+    page.get_by_label("Subject").fill("Send the spring price list")
+    page.get_by_label("Due date (tasks)").fill(dt.date.today().isoformat())
+    page.get_by_role("button", name="Add to the timeline").click()
+    task = page.locator(".timeline__entry", has_text="Send the spring price list")
+    expect(task).to_contain_text("Open")
+    page.goto("/")
+    expect(page.locator("#widget-core-my_tasks")).to_contain_text("Send the spring price list")
+
+    page.goto(f"/partners/{zephyr}")
+    page.evaluate("window.accordMarker = 'still here'")
+    task.get_by_role("button", name="Mark done: Send the spring price list").click()
+
+    expect(task.locator(".badge--done")).to_have_text("Done")
+    expect(task.get_by_role("button")).to_have_count(0)
+    assert page.evaluate("window.accordMarker") == "still here"  # only the entry was redrawn
+    page.goto("/")
+    expect(page.locator("#widget-core-my_tasks")).not_to_contain_text("Send the spring price list")

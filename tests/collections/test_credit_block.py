@@ -19,7 +19,7 @@ from accord.api import (
     TransitionBlockedError,
     timeline,
 )
-from accord.core.audit import AuditEntry
+from accord.core.audit import history as audit_history
 from accord.core.config_file import write_new_config
 from accord.core.jobs import run_pending
 from accord.core.security import create_user
@@ -186,13 +186,11 @@ def test_administration_overrides_and_the_override_is_audited(accord_runtime, sh
             reason,
         )
         assert override.block.startswith("Garda Srl would exceed its credit line")
-        audited = session.scalars(
-            select(AuditEntry).where(
-                AuditEntry.model == "collections_credit_override",
-                AuditEntry.record_id == str(override.id),
-                AuditEntry.field == "reason",
-            )
-        ).one()
+        (audited,) = [
+            entry
+            for entry in audit_history(session, "collections_credit_override", str(override.id))
+            if entry.field == "reason"
+        ]
         assert reason in audited.new_value
         subjects = [activity.subject for activity in timeline(session, shop["garda"])]
         order = session.get(Order, order_id)
@@ -213,3 +211,61 @@ def test_without_collections_the_same_confirmation_succeeds(
         assert confirm(orders_only, "bea", shop, order_id) == "confirmed"
     finally:
         orders_only.close()
+
+
+def test_in_one_transaction_the_second_confirmation_sees_the_first(accord_runtime, shop):
+    """The credit check remembers positions within a session (a board asks once per card);
+    a confirmation written meanwhile must still count."""
+    first, second = draft_order(accord_runtime, shop, 1), draft_order(accord_runtime, shop, 1)
+    with accord_runtime.db.session(accord_runtime.principal_for(shop["users"]["bea"].id)) as s:
+        orders = [s.get(Order, first), s.get(Order, second)]
+        for order in orders:
+            check_availability(accord_runtime, s, order)
+        before = {o.id: accord_runtime.workflows.available(s, o)[0].allowed for o in orders}
+        assert before == {first: True, second: True}  # each alone fits in the line
+        accord_runtime.workflows.transition(s, orders[0], "confirm")
+        steps = {step.name: step for step in accord_runtime.workflows.available(s, orders[1])}
+        assert not steps["confirm"].allowed
+        assert "confirmed orders 1,000.00 + this order 1,000.00" in steps["confirm"].reason
+        with pytest.raises(TransitionBlockedError):
+            accord_runtime.workflows.transition(s, orders[1], "confirm")
+
+
+def test_the_order_board_checks_each_customer_s_credit_once(accord_runtime, shop):
+    """Twelve draft orders of one customer on the board: its credit is read once, not once
+    per card (and the cards still say which may be confirmed)."""
+    from sqlalchemy import event
+    from starlette.testclient import TestClient
+
+    from accord.ui import create_app
+
+    ids = [draft_order(accord_runtime, shop, 1) for _ in range(12)]
+    with accord_runtime.db.session(Principal.system("test")) as session:
+        for order_id in ids:  # the orders' own guard passes: the veto is asked on each card
+            check_availability(accord_runtime, session, session.get(Order, order_id))
+    client = TestClient(create_app(accord_runtime), follow_redirects=False)
+    client.get("/login")
+    client.post(
+        "/login",
+        data={
+            "login": "bea",
+            "password": "correct horse battery",
+            "csrftoken": client.cookies["csrftoken"],
+        },
+    )
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    event.listen(accord_runtime.db.engine, "before_cursor_execute", seen)
+    try:
+        page = client.get("/boards/orders.order")
+    finally:
+        event.remove(accord_runtime.db.engine, "before_cursor_execute", seen)
+    assert page.status_code == 200, page.text
+    # each order alone fits in the line: every card offers its confirmation
+    assert all(f"/boards/orders.order/{order_id}/confirm" in page.text for order_id in ids)
+    # One position for the customer: its open invoices and its orders not invoiced yet.
+    credit_reads = [s for s in statements if "collections_invoice" in s]
+    assert len(credit_reads) == 2, credit_reads

@@ -149,3 +149,68 @@ def test_a_paid_invoice_is_not_chased(accord_runtime, overdue, smtp_server):
         register_payment(session, invoice.id, "1200.00", TODAY)
     run_dunning_for(accord_runtime, TODAY)
     assert smtp_server.messages == []
+
+
+def test_one_mail_per_customer_and_level_lists_its_overdue_invoices(
+    accord_runtime, overdue, smtp_server
+):
+    # Besides INV-7 (8 days late), Alpine owes INV-8, 10 days late, and INV-9, due in 5
+    # days; Baltic owes INV-20, 9 days late.
+    with accord_runtime.db.session(Principal.system("test")) as session:
+        baltic = Partner(kind=PartnerKind.COMPANY, name="Baltic AB", email="ap@baltic.example")
+        session.add(baltic)
+        session.flush()
+        for partner_id, number, amount, due in (
+            (overdue["alpine"], "INV-8", "300.00", TODAY - dt.timedelta(days=10)),
+            (overdue["alpine"], "INV-9", "90.00", TODAY + dt.timedelta(days=5)),
+            (baltic.id, "INV-20", "50.00", TODAY - dt.timedelta(days=9)),
+        ):
+            create_invoice(
+                session,
+                partner_id=partner_id,
+                number=number,
+                amount=amount,
+                currency="EUR",
+                issue_date=due - dt.timedelta(days=30),
+                due_date=due,
+            )
+    run_dunning_for(accord_runtime, TODAY)
+    run_dunning_for(accord_runtime, TODAY)  # again the same day: nothing more
+    by_address = {message["To"]: message for message in smtp_server.messages}
+    assert len(smtp_server.messages) == 2
+    alpine = by_address["accounts@alpine.example"]
+    assert alpine["Subject"] == "Reminder: 2 invoices are overdue"
+    body = alpine.get_content()
+    assert "the following 2 invoices are still open after their due dates" in body
+    # oldest due first, then the total; the invoice not due yet is not in it
+    assert body.index("Invoice INV-8, issued") < body.index("Invoice INV-7, issued")
+    assert "(10 days ago): 300.00 EUR still open of 300.00 EUR" in body
+    assert "Still open in all: 1,500.00 EUR" in body
+    assert "INV-9" not in body
+    assert by_address["ap@baltic.example"]["Subject"] == "Reminder: invoice INV-20 is overdue"
+    [email, task] = activities(accord_runtime, overdue["alpine"])[:2]
+    assert email.subject == (
+        "Reminder 1 sent for 2 invoices (1,500.00 EUR, up to 10 days overdue): INV-8, INV-7"
+    )
+    assert task.subject.startswith("Follow up reminder 1 of 2 invoices")
+
+    # Twelve days later INV-8 is 22 days late (level 2) while INV-9, now 7 days late,
+    # gets its first reminder: two levels, two mails to Alpine (INV-7, 20 days late, waits
+    # for level 2 at 21); Baltic's INV-20, 21 days late, gets its second.
+    later = TODAY + dt.timedelta(days=12)
+    run_dunning_for(accord_runtime, later)
+    run_dunning_for(accord_runtime, later)
+    subjects = sorted((m["To"], m["Subject"]) for m in smtp_server.messages[2:])
+    assert subjects == [
+        ("accounts@alpine.example", "Reminder: invoice INV-9 is overdue"),
+        ("accounts@alpine.example", "Second reminder: invoice INV-8 is 22 days overdue"),
+        ("ap@baltic.example", "Second reminder: invoice INV-20 is 21 days overdue"),
+    ]
+    with accord_runtime.db.session(Principal.system("test")) as session:
+        notices = session.execute(
+            select(DunningNotice.invoice_id, DunningNotice.level).order_by(
+                DunningNotice.invoice_id, DunningNotice.level
+            )
+        ).all()
+    # level 1 of INV-7, -8, -9 and -20, level 2 of INV-8 and INV-20: each once
+    assert len(notices) == len(set(notices)) == 6

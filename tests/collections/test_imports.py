@@ -89,3 +89,81 @@ def test_ratings_from_a_provider(accord_cli, accord_session, customers, tmp_path
         "Creditreform",
     )
     assert (elbe.rating, elbe.credit_limit) == ("A", Decimal("25000.00"))
+
+
+def write_json(tmp_path, text: str) -> str:
+    path = tmp_path / "invoices.json"
+    path.write_text(text)
+    return str(path)
+
+
+def test_invoices_from_the_erp_as_json(accord_cli, accord_session, customers, tmp_path):
+    path = write_json(
+        tmp_path,
+        """{"invoices": [
+          {"number": "E-1", "customer": "IT01234567890", "amount": 1200.50,
+           "currency": "EUR", "issue_date": "2026-05-01", "due_date": "2026-05-31",
+           "paid": null},
+          {"number": "E-2", "customer": "C-100", "amount": "800", "issue_date": "2026-06-01",
+           "due_date": "2026-07-01", "paid": 300, "paid_on": "2026-06-15"}
+        ]}""",
+    )
+    result = accord_cli("import", "collections.invoices", path)
+    assert result.exit_code == 0, result.output
+    assert "JSON, 2 records" in result.output
+    invoices = {i.number: i for i in accord_session.scalars(select(Invoice))}
+    assert invoices["E-1"].amount == Decimal("1200.50")
+    assert invoices["E-1"].partner_id == customers["garda"]
+    assert invoices["E-2"].paid == Decimal("300.00")
+    assert {i.origin for i in invoices.values()} == {InvoiceOrigin.IMPORT}
+
+
+def test_a_bad_json_record_is_named_by_index_and_field_and_nothing_is_imported(
+    accord_cli, accord_session, customers, tmp_path
+):
+    path = write_json(
+        tmp_path,
+        """[
+          {"number": "E-1", "customer": "IT01234567890", "amount": 100,
+           "issue_date": "2026-05-01"},
+          {"number": "E-2", "customer": "IT01234567890", "amount": "a lot",
+           "issue_date": "2026-05-01"},
+          {"number": "E-3", "customer": "NOBODY", "amount": 100, "issue_date": "2026-05-01"}
+        ]""",
+    )
+    result = accord_cli("import", "collections.invoices", path)
+    assert result.exit_code != 0
+    assert "record [1], field 'amount': 'a lot' is not a number" in result.output
+    assert "record [2], field 'customer': no customer with ERP or VAT number 'NOBODY'" in (
+        result.output
+    )
+    assert accord_session.scalars(select(Invoice)).all() == []
+
+    skipped = accord_cli("import", "collections.invoices", path, "--skip-bad-rows")
+    assert skipped.exit_code == 0, skipped.output
+    assert [i.number for i in accord_session.scalars(select(Invoice))] == ["E-1"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[{"number": "E-1", "amount": 100,}]',
+            "not valid JSON at line 1, column 34: Expecting property name",
+        ),
+        ('[{"number": "E-1"}, ["E-2"]]', "record [1]: a record is an object"),
+        (
+            '[{"number": "E-1", "customer": {"vat": "IT01234567890"}}]',
+            "record [0], field 'customer': an object; a field holds one value",
+        ),
+        ('{"count": 2}', "an object holding 0 arrays"),
+        ("[]", "the array holds no records"),
+    ],
+)
+def test_a_file_that_is_no_array_of_records_is_named_and_nothing_is_imported(
+    accord_cli, accord_session, customers, tmp_path, text, message
+):
+    result = accord_cli("import", "collections.invoices", write_json(tmp_path, text))
+    assert result.exit_code != 0
+    assert message in result.output
+    assert accord_session.scalars(select(Invoice)).all() == []

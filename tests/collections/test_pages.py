@@ -11,11 +11,18 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from accord.api import Partner, PartnerKind, Principal, TeamKind
+from accord.api import Partner, PartnerKind, Principal, TeamKind, User
 from accord.core.security import create_team, create_user
 from accord.plugins.collections.models import CreditLine, CreditOverride, Invoice
 from accord.plugins.collections.receivables import create_invoice
-from accord.plugins.orders.api import LineInput, Order, Product, check_availability, create_order
+from accord.plugins.orders.api import (
+    LineInput,
+    Order,
+    Product,
+    check_availability,
+    create_offer,
+    create_order,
+)
 from accord.testing import run_jobs
 from accord.ui import create_app
 
@@ -220,3 +227,81 @@ def test_administration_sets_the_credit_line_and_rating(accord_runtime, shop):
     page = ada.get(f"/partners/{shop['garda']}").text
     assert "8,000.00 EUR (own line)" in page
     assert "A (manual" in page
+
+
+# --- the order and offer pages --------------------------------------------------------------
+
+
+def test_the_order_page_shows_the_customer_credit_and_the_block(accord_runtime, shop):
+    page = browser(accord_runtime, "bea").get(f"/orders/orders/{shop['order']}")
+    assert page.status_code == 200, page.text
+    assert 'data-panel="collections.order_credit"' in page.text
+    panel = page.text[page.text.index('data-panel="collections.order_credit"') :]
+    assert "<dt>Credit line</dt><dd>5,000.00 EUR</dd>" in panel
+    assert "<dt>Open invoices</dt><dd>4,500.00 EUR</dd>" in panel
+    assert "<dt>This order</dt><dd>2,000.00 EUR</dd>" in panel
+    assert "<dt>Left on the line after it</dt><dd>-1,500.00 EUR</dd>" in panel
+    assert "<dt>Overdue over 30 days</dt><dd>700.00 EUR (1 invoice)</dd>" in panel
+    assert 'data-panel="collections.order_credit_block"' in page.text
+    assert "Credit block:" in page.text
+
+
+def test_only_holders_of_the_override_right_see_the_override_on_the_order_page(
+    accord_runtime, shop
+):
+    order_path = f"/orders/orders/{shop['order']}"
+    back_office = browser(accord_runtime, "bea").get(order_path).text
+    assert "Credit block:" in back_office
+    assert "Confirm despite the credit block" not in back_office
+    assert "/override" not in back_office
+
+    ada = browser(accord_runtime, "ada")
+    page = ada.get(order_path).text
+    assert "Confirm despite the credit block" in page
+    assert f'action="/collections/orders/{shop["order"]}/override"' in page
+    htmx = {"HX-Request": "true", "X-CSRFToken": ada.cookies["csrftoken"]}
+    done = ada.post(
+        f"/collections/orders/{shop['order']}/override",
+        data={"credit_override": "paid INV-2 by wire today"},
+        headers=htmx,
+    )
+    assert done.status_code == 204, done.text
+    run_jobs(accord_runtime)
+    with accord_runtime.db.session(Principal.system("test")) as session:
+        order = session.get(Order, shop["order"])
+        assert order.confirmed_by_id == shop["users"]["ada"].id  # as any confirmation
+        assert order.confirmed_at is not None
+    confirmed = ada.get(order_path).text
+    assert 'id="order-state">confirmed<' in confirmed
+    assert "Credit block:" not in confirmed  # a confirmed order has nothing to unblock
+    # Confirmed and not invoiced, the order now counts in the position as ordered on credit.
+    assert "<dt>Ordered, not invoiced</dt><dd>2,000.00 EUR</dd>" in confirmed
+    assert "<dt>This order</dt>" not in confirmed
+
+
+def test_customer_service_sees_the_order_but_no_credit_figures(accord_runtime, shop):
+    with accord_runtime.db.session(Principal.system("test")) as session:
+        create_user(session, "cole", PASSWORD, roles=("support",))
+    page = browser(accord_runtime, "cole").get(f"/orders/orders/{shop['order']}")
+    assert page.status_code == 200, page.text
+    assert "PUMP-100" in page.text
+    assert "Customer credit" not in page.text  # support holds no collections.read
+    assert "Confirm despite the credit block" not in page.text
+
+
+def test_the_offer_page_says_an_order_of_it_would_be_held(accord_runtime, shop):
+    with accord_runtime.db.session(Principal.system("test")) as session:
+        sam = session.scalars(select(User).where(User.login == "sam")).one()
+        pump = session.scalars(select(Product.id)).one()
+    with accord_runtime.db.session(accord_runtime.principal_for(sam.id)) as session:
+        offer = create_offer(
+            accord_runtime,
+            session,
+            partner_id=shop["garda"],
+            lines=[LineInput(quantity=Decimal(1), product_id=pump)],
+        )
+    page = browser(accord_runtime, "sam").get(f"/orders/offers/{offer.id}").text
+    assert 'data-panel="collections.offer_credit"' in page
+    assert "<dt>This offer</dt><dd>1,000.00 EUR</dd>" in page
+    assert "Its order would be held today:" in page
+    assert "Garda Srl would exceed its credit line of 5,000.00 EUR" in page

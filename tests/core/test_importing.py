@@ -34,7 +34,7 @@ from accord.api import (
     read_sheet_file,
     run_import,
 )
-from accord.core.audit import AuditEntry
+from accord.core.audit import AuditEntry, history
 from accord.core.importing import ImportKey
 
 BLOCKED = "Blocked Ltd"
@@ -426,11 +426,7 @@ def test_records_are_written_as_the_importing_user_and_audited(
 
     acme = accord_session.scalar(select(Partner).where(Partner.name == "Acme Ltd"))
     assert acme is not None
-    entries = accord_session.scalars(
-        select(AuditEntry).where(
-            AuditEntry.model == "core_partner", AuditEntry.record_id == str(acme.id)
-        )
-    ).all()
+    entries = history(accord_session, "core_partner", str(acme.id))
     assert {entry.field for entry in entries} >= {"name", "email", "phone", "kind"}
     assert {entry.actor for entry in entries} == {f"user:{back_office.id}:bea"}
 
@@ -544,3 +540,26 @@ def test_accord_import_runs_any_importer_from_the_command_line(
     assert "nothing was imported: 1 of 2 rows are bad" in refused.output
     assert imported.exit_code == 0, imported.output
     assert "imported; 2 rows: created 1, merged 0, unchanged 0, rejected 1" in imported.output
+
+
+def test_records_inserted_in_bulk_read_back_as_records_added_one_by_one(
+    accord_session: Session,
+) -> None:
+    given = {"kind": PartnerKind.PERSON, "name": "Ada Rossi", "email": "ada@rossi.example"}
+    by_orm = Partner(**given)
+    accord_session.add(by_orm)
+    accord_session.flush()
+    before = count(accord_session, Partner)
+
+    ids = insert_records(accord_session, Partner, [given, {**given, "name": "Bea Rossi"}])
+
+    accord_session.expire_all()
+    assert count(accord_session, Partner) == before + 2
+    assert by_orm.id < ids[0] < ids[1]
+    first, second = (accord_session.get_one(Partner, record_id) for record_id in ids)
+    assert (second.name, second.kind) == ("Bea Rossi", PartnerKind.PERSON)
+    for column in ("kind", "email", "phone", "website", "active", "owner_id"):
+        assert getattr(first, column) == getattr(by_orm, column), column
+    assert first.created_at is not None
+    assert first.created_at.tzinfo is not None
+    assert history(accord_session, "core_partner", str(ids[0]))[0].field == "id"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -35,7 +36,9 @@ import os
 import time
 from pathlib import Path
 
-from accord.api import ActivityKind, JobType, Schedule, hookimpl, log_activity
+from sqlalchemy import select
+
+from accord.api import ActivityKind, JobType, Partner, Schedule, hookimpl, log_activity
 
 
 def flaky(session, payload):
@@ -62,6 +65,18 @@ def sleep_once(session, payload):
         time.sleep(payload["seconds"])
 
 
+def read_then_write(session, payload):
+    with session.begin_nested():  # a savepoint: SQLite's transaction begins with the read
+        session.scalars(select(Partner.id)).all()
+        Path(payload["read"]).touch()
+        deadline = time.monotonic() + 5
+        while not Path(payload["released"]).exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        log_activity(session, payload["partner_id"], ActivityKind.NOTE, "job wrote",
+                     source="jobtest", source_ref=payload["ref"])
+        session.flush()
+
+
 def noop(session, payload):
     pass
 
@@ -71,6 +86,7 @@ def accord_jobs():
     return [JobType("jobtest.flaky", run=flaky, max_attempts=3),
             JobType("jobtest.slow_note", run=slow_note),
             JobType("jobtest.sleep_once", run=sleep_once),
+            JobType("jobtest.read_then_write", run=read_then_write),
             JobType("jobtest.noop", run=noop)]
 
 
@@ -394,3 +410,50 @@ def test_two_workers_claiming_batches_at_once_run_each_job_once(
         runs = session.execute(select(Job.state, Job.attempts).where(Job.id.in_(ids))).all()
     assert set(runs) == {(JobState.DONE, 1)}
     assert sum(ran) == 61  # and the schedule's job of this hour
+
+
+@pytest.mark.parametrize("accord_backend", ["sqlite"])
+def test_a_job_that_reads_then_writes_waits_for_another_writer_instead_of_failing(
+    accord_db: Database, accord_runtime: Runtime, tmp_path: Path
+) -> None:
+    with accord_db.session(TEST) as session:
+        partner = Partner(kind=PartnerKind.COMPANY, name="Acme Ltd")
+        session.add(partner)
+        session.flush()
+        partner_id = partner.id
+    read, released = tmp_path / "read", tmp_path / "released"
+    payload = {
+        "partner_id": partner_id,
+        "ref": "locked",
+        "read": str(read),
+        "released": str(released),
+    }
+    job_id = enqueued(accord_db, "jobtest.read_then_write", payload)
+    runner = JobRunner(accord_runtime)
+    (claimed,) = claim(accord_db, runner.worker_id, lease_seconds=60)
+    results: list[bool] = []
+    # A web request writing on another connection holds SQLite's write lock while the job
+    # starts, and commits a moment later (after the job has read, had it read first).
+    writer = sqlite3.connect(str(accord_db.engine.url.database), isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE core_partner SET phone = '+39 000' WHERE id = ?", (partner_id,))
+        running = threading.Thread(target=lambda: results.append(runner.run(claimed)))
+        running.start()
+        deadline = time.monotonic() + 1
+        while not read.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        writer.execute("COMMIT")
+        released.touch()
+        running.join(10)
+    finally:
+        writer.close()
+    done = job(accord_db, job_id)
+    assert results == [True], done.last_error
+    assert (done.state, done.last_error) == (JobState.DONE, None)
+    with accord_db.session(TEST) as session:
+        written = session.scalars(
+            select(Activity.subject).where(Activity.source_ref == "locked")
+        ).all()
+        assert session.get_one(Partner, partner_id).phone == "+39 000"
+    assert written == ["job wrote"]

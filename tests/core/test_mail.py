@@ -1,7 +1,7 @@
 """Mail from a plugin: rendered when sent, delivered by the job runner after commit through
 a real SMTP exchange (or the console, or a folder), never after a rollback, retried once
-the server takes it again and then received once; bad addresses, templates and settings
-are refused with a message naming them."""
+the server takes it again and then received once, dead at once when the server refuses it
+for good; bad addresses, templates and settings are refused with a message naming them."""
 
 from __future__ import annotations
 
@@ -146,6 +146,49 @@ def test_a_refused_delivery_is_retried_and_arrives_once(
     assert runner.run_pending(now=later + dt.timedelta(hours=1)) == 0
     assert [message["Message-ID"] for message in smtp_server.messages] == [message_id]
     assert [job.state for job in jobs(runtime)] == [JobState.DONE]
+
+
+def test_an_address_the_server_refuses_for_good_is_dead_at_once_with_its_reply(
+    runtime: Runtime, smtp_server: SMTPServer, accord_cli: Callable[..., Result]
+) -> None:
+    smtp_server.reject("gone@example.com")
+    with runtime.db.session(TEST) as session:
+        welcome(session, to="gone@example.com")
+    runner = JobRunner(runtime, backoff_seconds=60)
+
+    assert runner.run_pending() == 1
+    [job] = jobs(runtime)
+    assert (job.state, job.attempts) == (JobState.DEAD, 1)  # not retried 8 times
+    reply = "550 5.1.1 <gone@example.com>: Recipient address rejected: User unknown"
+    assert f"refused every recipient: gone@example.com ({reply})" in (job.last_error or "")
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    assert runner.run_pending(now=later) == 0
+    assert smtp_server.messages == []
+    failed = accord_cli("jobs", "failed")
+    assert reply in failed.output
+
+
+def test_a_message_refused_for_good_at_data_is_dead_at_once(
+    runtime: Runtime, smtp_server: SMTPServer
+) -> None:
+    smtp_server.refuse_next(reply="554 5.6.0 Message content rejected")
+    with runtime.db.session(TEST) as session:
+        welcome(session)
+    assert JobRunner(runtime).run_pending() == 1
+    [job] = jobs(runtime)
+    assert (job.state, job.attempts) == (JobState.DEAD, 1)
+    assert "answered 554 5.6.0 Message content rejected" in (job.last_error or "")
+
+
+def test_one_refused_recipient_does_not_keep_the_others_from_their_copy(
+    runtime: Runtime, smtp_server: SMTPServer
+) -> None:
+    smtp_server.reject("gone@example.com")
+    with runtime.db.session(TEST) as session:
+        welcome(session, to=["gone@example.com", "ada@example.com"])
+    assert JobRunner(runtime).run_pending() == 1
+    assert [job.state for job in jobs(runtime)] == [JobState.DONE]
+    assert smtp_server.envelopes == [("crm@accord.example", ["ada@example.com"])]
 
 
 def test_the_same_key_sends_once_with_a_stable_message_id(

@@ -18,11 +18,11 @@ from starlette.testclient import TestClient
 from accord.api import FormField, FormSection, ListColumn, ModelView, hookimpl
 from accord.core.access import Principal
 from accord.core.db import Database
-from accord.core.errors import PluginError
+from accord.core.errors import PluginError, RecordInputError
 from accord.core.partners import Partner, PartnerKind
 from accord.core.security import Team, TeamKind, User, create_user
 from accord.ui import create_app
-from accord.ui.fields import parse, resolve
+from accord.ui.fields import parse, resolve, resolve_attribute
 
 from .conftest import PASSWORD, csrf_token, log_in
 
@@ -419,6 +419,108 @@ def test_suggestions_hold_only_the_rows_the_user_may_read(world, make_client, ac
     assert sam.get("/views/partners/suggest/name?name__find=a").status_code == 404
 
 
+# --- saving through a plugin's service ------------------------------------------------------
+
+
+class ServicePlugin:
+    """Customers saved through a "service": the name is kept in capitals, a name with
+    "ltd" is refused after something was already written, and an edit logs a note."""
+
+    @staticmethod
+    def create(session, principal, values):
+        customer = Partner(kind=PartnerKind.COMPANY, name=values["name"].upper())
+        customer.owner_id = values["owner_id"]  # the kernel's default, under the form's
+        session.add(customer)
+        session.flush()
+        if "ltd" in values["name"].lower():
+            raise RecordInputError(
+                {"name": "Leave the legal form out.", "": "See the other one."},
+                links=[("Acme", f"/partners/{customer.id}")],
+            )
+        return customer
+
+    @staticmethod
+    def update(session, principal, customer, values):
+        customer.name = values["name"].upper()
+        if values.get("email") == "taken@example.com":
+            raise RecordInputError({"email": "Already used."})
+        return customer
+
+    @hookimpl
+    def accord_model_views(self):
+        return [
+            ModelView(
+                "shouting",
+                model="core_partner",
+                title="Customers",
+                columns=(ListColumn("name", "Name"),),
+                form=(FormSection("", (FormField("name"), FormField("email"))),),
+                create=self.create,
+                update=self.update,
+            )
+        ]
+
+
+def test_a_view_may_save_new_records_through_its_plugins_service(
+    world, accord_runtime, make_client, accord_db
+):
+    accord_runtime.pm.register(ServicePlugin(), name="shouting")
+    client = signed_in(make_client, "sam")
+
+    made = post(client, "/views/shouting/new", name="Initech")
+
+    assert made.status_code == 303
+    with accord_db.session(SYSTEM) as session:
+        initech = session.scalars(select(Partner).where(Partner.name == "INITECH")).one()
+        assert initech.owner_id == world.sam
+    assert made.headers["location"] == f"/views/shouting/{initech.id}"
+
+
+def test_what_the_service_refuses_is_shown_by_its_fields_and_nothing_is_written(
+    world, accord_runtime, make_client, accord_db
+):
+    accord_runtime.pm.register(ServicePlugin(), name="shouting")
+    client = signed_in(make_client, "sam")
+    before = partner_count(accord_db)
+
+    refused = post(client, "/views/shouting/new", name="Initech Ltd")
+
+    assert refused.status_code == 422
+    assert message_of(refused.text, "name") == "Leave the legal form out."
+    assert "See the other one." in refused.text
+    assert re.search(r'<a href="/partners/\d+">Acme</a>', refused.text)
+    assert partner_count(accord_db) == before  # the service's own flush was undone
+
+    path = f"/views/shouting/{world.acme}/edit"
+    edited = post(client, path, name="acme", email="taken@example.com")
+    assert edited.status_code == 422
+    assert message_of(edited.text, "email") == "Already used."
+    with accord_db.session(SYSTEM) as session:
+        assert session.get_one(Partner, world.acme).name == "Acme"
+
+
+def test_a_service_that_returns_something_else_is_named(world, accord_runtime, make_client):
+    class Wrong:
+        @hookimpl
+        def accord_model_views(self):
+            return [
+                ModelView(
+                    "wrong",
+                    model="core_partner",
+                    title="Customers",
+                    columns=(ListColumn("name", "Name"),),
+                    form=(FormSection("", (FormField("name"),)),),
+                    create=lambda session, principal, values: values["name"],
+                )
+            ]
+
+    accord_runtime.pm.register(Wrong(), name="wrong")
+    client = signed_in(make_client, "sam")
+
+    with pytest.raises(PluginError, match="model view 'wrong': create returned str, not a Partner"):
+        post(client, "/views/wrong/new", name="Initech")
+
+
 # --- declarations ---------------------------------------------------------------------------
 
 
@@ -465,6 +567,42 @@ def test_a_form_field_that_is_not_a_column_stops_the_app(world, accord_runtime):
 
     with pytest.raises(PluginError, match="field 'nmae': core_partner has no such column"):
         create_app(accord_runtime)
+
+
+def test_a_field_that_is_no_column_needs_the_views_own_saving(world, accord_runtime):
+    class Unsaved:
+        @hookimpl
+        def accord_model_views(self):
+            return [
+                ModelView(
+                    "unsaved",
+                    model="core_partner",
+                    title="Customers",
+                    columns=(ListColumn("name", "Name"),),
+                    form=(FormSection("", (FormField("company", kind="text"),)),),
+                )
+            ]
+
+    accord_runtime.pm.register(Unsaved(), name="unsaved")
+
+    with pytest.raises(
+        PluginError,
+        match="field 'company': core_partner has no such column; a field that is an attribute "
+        "of the model needs the view's create and update to store it",
+    ):
+        create_app(accord_runtime)
+
+
+def test_several_choices_are_ticked_among_the_known_ones() -> None:
+    declared = FormField("tags", kind="multiple", choices=(("a", "A"), ("b", "B")))
+    spec = resolve_attribute(declared)
+    assert parse(spec, ["b", "a", "b"]) == (("b", "a"), None)
+    assert parse(spec, []) == ((), None)
+    assert parse(spec, ["a", "z"]) == (("a", "z"), "Pick among the choices.")
+    required = resolve_attribute(
+        FormField("tags", kind="multiple", required=True, choices=(("a", "A"),))
+    )
+    assert parse(required, []) == ((), "Pick at least one.")
 
 
 @pytest.mark.parametrize(

@@ -383,3 +383,117 @@ def test_the_log_form_needs_its_csrf_token(book, make_client, accord_db):
 
     assert answer.status_code == 403
     assert activity_count(accord_db, book.acme) == 0
+
+
+# --- marking a task done ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def task(book: Book, accord_db: Database) -> int:
+    """Sam's task on Acme, due yesterday (so overdue), and a note beside it."""
+    with accord_db.session(SYSTEM) as session:
+        yesterday = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+        log_activity(session, book.acme, ActivityKind.NOTE, "Met at the fair", user_id=book.sam)
+        return log_activity(
+            session,
+            book.acme,
+            ActivityKind.TASK,
+            "Send the price list",
+            user_id=book.sam,
+            due_at=yesterday,
+        ).id
+
+
+def done_path(book: Book, activity_id: int) -> str:
+    return f"/partners/{book.acme}/activities/{activity_id}/done"
+
+
+def my_tasks(client: TestClient) -> str:
+    return client.get("/").text.split('id="widget-core-my_tasks"')[1].split("</article>")[0]
+
+
+def test_the_owner_marks_a_task_done_and_it_leaves_my_tasks(book, task, make_client, accord_db):
+    sam = client_for(make_client, "sam")
+    page = sam.get(f"/partners/{book.acme}").text
+    assert page.count('class="timeline__done"') == 1  # the task, not the note
+    assert "Send the price list" in my_tasks(sam)
+
+    answer = sam.post(done_path(book, task), data={"csrftoken": csrf_token(sam)}, headers=HTMX)
+
+    assert answer.status_code == 200
+    assert entries(answer.text) == [task]  # htmx swaps this entry only
+    assert "timeline__entry--done" in answer.text
+    assert '<span class="badge badge--done">Done</span>' in answer.text
+    assert "Overdue" not in answer.text
+    assert "timeline__done" not in answer.text  # no button on a done task
+    with accord_db.session(SYSTEM) as session:
+        assert session.get_one(Activity, task).done
+    assert "Send the price list" not in my_tasks(sam)
+    again = sam.post(done_path(book, task), data={"csrftoken": csrf_token(sam)}, headers=HTMX)
+    assert again.status_code == 200  # done twice is still done
+
+
+def test_without_javascript_marking_done_redirects_back_with_a_message(book, task, make_client):
+    sam = client_for(make_client, "sam")
+
+    answer = sam.post(done_path(book, task), data={"csrftoken": csrf_token(sam)})
+
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"/partners/{book.acme}#activity-{task}"
+    assert "Done: Send the price list" in sam.get(answer.headers["location"]).text
+
+
+def test_who_may_not_change_the_customer_gets_no_button_and_403(book, task, make_client, accord_db):
+    tom = client_for(make_client, "tom")  # reads every customer, changes none
+    assert "timeline__done" not in tom.get(f"/partners/{book.acme}").text
+
+    refused = tom.post(done_path(book, task), data={"csrftoken": csrf_token(tom)}, headers=HTMX)
+
+    assert refused.status_code == 403
+    with accord_db.session(SYSTEM) as session:
+        assert not session.get_one(Activity, task).done
+
+
+def test_a_task_of_a_customer_the_user_may_not_read_is_not_found(book, make_client, accord_db):
+    with accord_db.session(SYSTEM) as session:
+        globex_task = log_activity(
+            session,
+            book.other,
+            ActivityKind.TASK,
+            "Globex follow-up",
+            due_at=dt.datetime.now(dt.UTC),
+        ).id
+    sam = client_for(make_client, "sam")
+    token = csrf_token(sam)
+
+    assert (
+        sam.post(
+            f"/partners/{book.other}/activities/{globex_task}/done", data={"csrftoken": token}
+        ).status_code
+        == 404
+    )
+    # nor through a customer he may read
+    assert sam.post(done_path(book, globex_task), data={"csrftoken": token}).status_code == 404
+    with accord_db.session(SYSTEM) as session:
+        assert not session.get_one(Activity, globex_task).done
+
+
+def test_only_a_task_is_marked_done_and_only_with_the_csrf_token(
+    book, task, make_client, accord_db
+):
+    with accord_db.session(SYSTEM) as session:
+        note = (
+            session.scalars(
+                select(Activity).where(
+                    Activity.kind == ActivityKind.NOTE, Activity.partner_id == book.acme
+                )
+            )
+            .one()
+            .id
+        )
+    sam = client_for(make_client, "sam")
+
+    assert sam.post(done_path(book, note), data={"csrftoken": csrf_token(sam)}).status_code == 400
+    assert sam.post(done_path(book, task)).status_code == 403
+    with accord_db.session(SYSTEM) as session:
+        assert not session.get_one(Activity, task).done

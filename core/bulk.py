@@ -1,0 +1,87 @@
+"""Many rows into one table at the driver's speed, for the kernel's bulk writers (imported
+records, their audit entries, import keys): one executemany of the driver (psycopg sends
+it as a pipeline), with no SQLAlchemy parameter set built per row.
+
+Nothing here checks access or writes audit entries: the callers do (``insert_records``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import Connection, Table
+
+
+def insert_values(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` (column key -> value as Python holds it, every row with the same
+    keys) into ``table``. Columns a row leaves out take their Python-side default, worked
+    out once for all the rows (a timestamp default gives them all one time); values are
+    converted by their column's type as SQLAlchemy would."""
+    if not rows:
+        return
+    dialect = connection.dialect
+    given = list(rows[0])
+    columns = [table.c[key] for key in given]
+    defaults: list[Any] = []
+    for column in table.c:
+        default = column.default
+        if column.key in rows[0] or default is None or not hasattr(default, "arg"):
+            continue
+        if getattr(default, "is_sequence", False) or getattr(default, "is_clause_element", False):
+            continue
+        value = default.arg(None) if getattr(default, "is_callable", False) else default.arg
+        columns.append(column)
+        defaults.append(value)
+    processors = [column.type._cached_bind_processor(dialect) for column in columns]
+    converted_defaults = tuple(
+        processor(value) if processor is not None else value
+        for processor, value in zip(processors[len(given) :], defaults, strict=True)
+    )
+    converting = [
+        (position, processor)
+        for position, processor in enumerate(processors[: len(given)])
+        if processor is not None
+    ]
+    pick = itemgetter(*given)
+    # The last value converted at each position: a batch's rows often share one object
+    # (the time they were imported at), converted once then.
+    last: list[list[Any]] = [[_NOTHING, None] for _ in converting]
+    tuples: list[tuple[Any, ...]] = []
+    for row in rows:
+        picked = pick(row)
+        values = picked if len(given) > 1 else (picked,)
+        if converting:
+            changed = list(values)
+            for (position, processor), seen in zip(converting, last, strict=True):
+                value = changed[position]
+                if value is None:
+                    continue
+                if value is not seen[0]:
+                    seen[0], seen[1] = value, processor(value)
+                changed[position] = seen[1]
+            values = tuple(changed)
+        tuples.append(values + converted_defaults)
+    insert_tuples(connection, table, [column.name for column in columns], tuples)
+
+
+_NOTHING = object()
+
+
+def insert_tuples(
+    connection: Connection,
+    table: Table | str,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+) -> None:
+    """Insert ``rows``, each a tuple of values as the driver takes them, in the order of
+    ``columns`` (names of ``table``'s columns)."""
+    if not rows:
+        return
+    dialect = connection.dialect
+    quote = dialect.identifier_preparer.quote
+    name = table.name if isinstance(table, Table) else table
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    one = f"({', '.join([mark] * len(columns))})"
+    head = f"INSERT INTO {quote(name)} ({', '.join(quote(column) for column in columns)}) VALUES "
+    connection.exec_driver_sql(head + one, list(rows))
