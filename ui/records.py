@@ -62,7 +62,10 @@ def shown_fields(
     for field in item.detail:
         value = getattr(record, field.name)
         if field.target is None or value is None:
-            result.append(Shown(field.name, field.label, shown(value, field.choices)))
+            choices = field.choices
+            if field.choices_of is not None:  # the plugin's, from its settings or data
+                choices = dict(field.choices_of(session))
+            result.append(Shown(field.name, field.label, shown(value, choices)))
             continue
         target = field.target
         key = item_key(target)

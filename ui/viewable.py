@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from accord.core.access import Principal
-from accord.core.contributions import FormField, ModelView, Operation, RecordPanel
+from accord.core.contributions import ChoicesOf, FormField, ModelView, Operation, RecordPanel
 from accord.core.errors import PluginError
 from accord.core.manager import AccordPluginManager
 from accord.core.workflow import WorkflowEngine
@@ -62,6 +62,8 @@ class DetailField:
     label: str
     choices: Mapping[str, str] | None
     target: type[Any] | None
+    choices_of: ChoicesOf | None = None
+    """The plugin's function giving the choices per request, when they are not fixed."""
 
 
 @dataclass(frozen=True)
@@ -229,14 +231,22 @@ def _checked(
         form_field = form_fields.get(name)
         if name not in table.c and form_field is not None:  # an attribute the form stores
             choices = dict(form_field.choices) if form_field.choices else None
-            detail.append(DetailField(name, form_field.label, choices, None))
+            detail.append(DetailField(name, form_field.label, choices, None, form_field.choices_of))
             continue
         if name not in table.c:
             raise fail(name, f"{view.model} has no such column to show")
         column = table.c[name]
         choices = dict(form_field.choices) if form_field and form_field.choices else None
         label = form_field.label if form_field else list_labels.get(name) or humanize(name)
-        detail.append(DetailField(name, label, choices, referenced_model(model, column)))
+        detail.append(
+            DetailField(
+                name,
+                label,
+                choices,
+                referenced_model(model, column),
+                form_field.choices_of if form_field else None,
+            )
+        )
     return Viewable(
         view, owner, model, tuple(sections), tuple(detail), panels, frozenset(state_fields)
     )

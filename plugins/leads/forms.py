@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from accord.api import FormField, FormSection, Principal, RecordInputError, User
 
 from .models import Lead, Opportunity
+from .security import SELLERS
 from .service import Duplicate, LeadData, LeadInputError, check_choices, create_lead
 from .service import find_duplicates as duplicates_of
 from .workflows import leads_settings
@@ -86,6 +87,14 @@ LEAD_FORM = (
     ),
 )
 LEAD_FIELDS = tuple(LeadData.model_fields)
+
+
+def new_lead(session: Session, principal: Principal) -> Mapping[str, Any]:
+    """A seller's new lead is their own; one typed in by telemarketing or the back office
+    has no owner until the assignment rules choose one."""
+    if principal.roles & set(SELLERS):
+        return {"owner_id": principal.user_id, "team_id": principal.team_id}
+    return {"owner_id": None, "team_id": None}
 
 
 def lead_data(values: Mapping[str, Any]) -> LeadData:

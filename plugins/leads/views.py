@@ -35,6 +35,7 @@ from .forms import (
     channel_choices,
     check_opportunity,
     create_lead_from_form,
+    new_lead,
     update_lead,
     update_opportunity,
 )
@@ -122,6 +123,7 @@ def model_views() -> list[ModelView]:
                 "team_id",
                 "notes",
             ),
+            initial=new_lead,
             create=create_lead_from_form,
             update=update_lead,
         ),

@@ -67,6 +67,7 @@ def test_marketing_builds_a_segment_that_the_mailing_reads(sign_in, network, mak
         assert [person.lead_id for person in recipients(session, segment)] == [wanted]
     page = max_.get(made.headers["location"]).text
     assert "IT, FR" in page
+    assert "Trade fair, Web form" in page  # the channels in words
 
 
 def test_each_wrong_criterion_is_named_and_nothing_is_written(sign_in, network, system):

@@ -83,7 +83,9 @@ def test_a_lead_typed_in_goes_through_the_service(sign_in, network, system):
 
     assert made.status_code == 303, problem_of(made.text)
     lead_id = int(made.headers["location"].rsplit("/", 1)[1])
-    assert "Anna Rossi (Bar Castello) was created." in sam.get(made.headers["location"]).text
+    page = sam.get(made.headers["location"]).text
+    assert "Anna Rossi (Bar Castello) was created." in page
+    assert re.search(r'data-field="channel">\s*<dt>Channel</dt>\s*<dd>Trade fair</dd>', page)
     with system() as session:
         lead = session.get_one(Lead, lead_id)
         assert (lead.owner_id, lead.team_id) == (network["sam"].id, network.teams["North"].id)
@@ -96,8 +98,12 @@ def test_a_lead_typed_in_goes_through_the_service(sign_in, network, system):
 
 def test_without_an_owner_the_assignment_rules_choose(sign_in, network, system):
     bea = sign_in("bea")  # the back office types in a lead from the web site's chat
+    form = bea.get(NEW).text
+    assert 'name="owner_id" value="" checked' in form  # nobody: the rules will choose
+    sam_form = sign_in("sam").get(NEW).text
+    assert f'name="owner_id" value="{network["sam"].id}" checked' in sam_form
 
-    made = post(bea, NEW, owner_id="", **{**ANNA, "channel": "web_form", "country": ""})
+    made = post(bea, NEW, **{**ANNA, "channel": "web_form", "country": ""})
 
     assert made.status_code == 303, problem_of(made.text)
     with system() as session:
