@@ -23,7 +23,8 @@ ids), are recorded too, on both paths: just before the record's DELETE runs, the
 still refer to it are read (and, through further cascades, the rows that refer to those)
 and recorded as deleted, or as their reference cleared, streamed in batches of
 ``_CASCADE_BATCH`` so that a partner with a hundred thousand activities is never held in
-memory at once.
+memory at once, each batch's entries written by the bulk writer (``accord.core.bulk``) as
+an import's are (bench/partner_delete.py).
 
 Not seen: plain Core statements run on ``session.connection()`` or on an engine (left to
 the kernel's bookkeeping and migrations). Code that writes records its own way (the
@@ -730,19 +731,46 @@ def _record_referring_rows(
         .with_for_update(of=mapper.local_table)
     )
     rows = connection.execute(query, dict(parameters), execution_options={"stream_results": True})
-    table = _table_of(mapper.class_)
+    # A partner's thousands of activities make tens of thousands of entries: they go to the
+    # bulk writer as the driver takes them, as an import's creations do, made exactly as
+    # ``_write`` makes them (masked or JSON, signed, one time for all).
+    model = mapper.class_
+    table = _table_of(model)
+    action = "update" if rule == "SET NULL" else "delete"
+    actor = str(session.info.get("actor") or UNKNOWN_ACTOR)
+    context = str(session.info.get("context") or "")
+    at_processor = _AUDIT_COLUMNS.at.type._cached_bind_processor(connection.dialect)
+    when = at_processor(utcnow()) if at_processor else utcnow()
+    secret = [_is_secret(model, field) for field, _ in fields]
+    nulled = None if action == "delete" else _json(None)  # SET NULL: the new value
     for batch in rows.partitions(_CASCADE_BATCH):
-        changes: list[Change] = []
+        entries: list[tuple[Any, ...]] = []
         for row in batch:
             record_id = _shown_key(row[:width])
-            for (field, _), old in zip(fields, row[width:], strict=True):
+            for (field, _), masked, old in zip(fields, secret, row[width:], strict=True):
                 if old is None:
                     continue
-                if rule == "SET NULL":
-                    changes.append(("update", record_id, field, old, None))
-                else:
-                    changes.append(("delete", record_id, field, old, None))
-        _write(session, table, mapper.class_, changes, connection=connection)
+                shown = (
+                    MASK
+                    if masked
+                    else _json_text(old)
+                    if type(old) is str
+                    else str(old)
+                    if type(old) is int
+                    else _json(old)
+                )
+                new = MASK if masked and nulled else nulled
+                entries.append((table, record_id, field, shown, new, action, actor, when, context))
+        insert_tuples(connection, "core_audit", _ENTRY_COLUMNS, entries)
+
+
+_AUDIT_COLUMNS = cast(Table, AuditEntry.__table__).c
+_json_text = cast(Any, json.encoder).encode_basestring
+"""``_json`` of a text (``ensure_ascii=False``), without the encoder around it."""
+_ENTRY_COLUMNS = (
+    *("model", "record_id", "field", "old_value", "new_value"),
+    *("action", "actor", "at", "context"),
+)
 
 
 def _json(value: Any) -> str:
