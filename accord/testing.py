@@ -12,6 +12,8 @@ Fixtures, from the bottom up:
 - ``accord_config``: a fresh ``accord.toml`` for those plugins and that database.
 - ``accord_runtime``: settings, plugin manager and database for that file.
 - ``accord_db``: the same database migrated to the newest revision of every branch.
+  alembic runs once per set of revisions in a run (in each pytest-xdist worker): later
+  tests get a copy of what it made, then their own role table (``MigratedSchemas``).
 - ``accord_session``: a session of the system principal on it, committed at the end.
 - ``accord_as``: ``with accord_as(user) as session:`` acts as that user, rules applied.
 - ``accord_make_user``: creates users with roles.
@@ -33,8 +35,10 @@ import email.policy
 import os
 import secrets
 import socket
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+import sqlite3
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
@@ -42,7 +46,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -121,7 +125,7 @@ def accord_postgres(request: pytest.FixtureRequest) -> Iterator[PostgresServer |
         _state["postgres"] = f"PostgreSQL not reachable at {where}: {server.error}"
         yield None
         return
-    _state["postgres_ok"] = server.database
+    _state["postgres_databases"] = [server.database]
     yield server
     server.stop()
 
@@ -203,10 +207,136 @@ def accord_runtime(accord_config: Path) -> Iterator[Runtime]:
     runtime.close()
 
 
+@dataclass(frozen=True)
+class _Statement:
+    """One statement as the DB-API cursor received it, to be sent again the same way."""
+
+    sql: str
+    parameters: Any
+    many: bool
+    bare: bool  # sent without parameters: "%%" stays as it is
+
+
+class MigratedSchemas:
+    """What ``Migrator.upgrade_schema`` made, kept once per set of revisions for the test
+    run (each pytest-xdist worker has its own): running alembic took most of a database
+    test's set-up, a copy takes a few milliseconds.
+
+    On SQLite the migrated file is copied (sqlite3's backup API). On PostgreSQL a database
+    per test made from a template would be as quick to make, but dropping one forces a
+    checkpoint, seconds on a busy server; so each test keeps a schema of its own, and the
+    statements alembic sent for the first test are sent again into the next one's.
+
+    Only an empty database is filled this way, and what upgrade_schema does depends only
+    on the revision files (the key holds each one's name, size and time); the role table
+    depends on the test's settings, so ``Migrator.finish_upgrade`` runs for every test."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.sqlite_files: dict[Hashable, Path] = {}
+        self.postgres_statements: dict[Hashable, list[_Statement]] = {}
+
+    def upgrade(self, runtime: Runtime) -> None:
+        """``runtime.migrator.upgrade()``, from a copy where one is kept."""
+        db, migrator = runtime.db, runtime.migrator
+        db.check_connection()  # an unreachable database fails as the upgrade says it
+        url = make_url(db.url)
+        if inspect(db.engine).get_table_names():
+            migrator.upgrade(report=_quiet)  # not a fresh database: a copy would clobber it
+            return
+        key = _revisions_key(runtime)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            self._sqlite(runtime, key, Path(str(url.database)))
+        elif url.get_backend_name() == "postgresql":
+            self._postgres(runtime, key)
+        else:
+            migrator.upgrade_schema(report=_quiet)
+        migrator.finish_upgrade()
+
+    def _sqlite(self, runtime: Runtime, key: Hashable, path: Path) -> None:
+        kept = self.sqlite_files.get(key)
+        if kept is None:
+            runtime.migrator.upgrade_schema(report=_quiet)
+            kept = self.folder / f"migrated-{len(self.sqlite_files)}.db"
+            _sqlite_copy(path, kept)
+            self.sqlite_files[key] = kept
+        else:
+            runtime.db.engine.dispose()  # no pooled connection holds the old, empty file
+            _sqlite_copy(kept, path)
+
+    def _postgres(self, runtime: Runtime, key: Hashable) -> None:
+        db = runtime.db
+        kept = self.postgres_statements.get(key)
+        if kept is not None:
+            connection = db.engine.raw_connection()  # the DB-API level, as recorded
+            try:
+                with closing(connection.cursor()) as cursor:
+                    for statement in kept:
+                        if statement.many:
+                            cursor.executemany(statement.sql, statement.parameters)
+                        elif statement.bare:
+                            cursor.execute(statement.sql)
+                        else:
+                            cursor.execute(statement.sql, statement.parameters)
+                connection.commit()
+            finally:
+                connection.close()
+            return
+        sent: list[_Statement] = []
+
+        def record(
+            conn: Any, cursor: Any, sql: str, parameters: Any, context: Any, many: bool
+        ) -> None:
+            bare = not parameters and bool(getattr(context, "no_parameters", False))
+            sent.append(_Statement(sql, parameters, many, bare))
+
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            runtime.migrator.upgrade_schema(report=_quiet)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        with db.engine.connect() as reading:
+            schema = reading.execute(text("SELECT current_schema()")).scalar_one()
+        # A statement naming this test's schema would not fit the next test's: keep none.
+        if not any(
+            schema in statement.sql or schema in repr(statement.parameters) for statement in sent
+        ):
+            self.postgres_statements[key] = sent
+
+
+def _quiet(line: str) -> None:
+    pass
+
+
+def _sqlite_copy(source: Path, target: Path) -> None:
+    with closing(sqlite3.connect(source)) as reading, closing(sqlite3.connect(target)) as writing:
+        reading.backup(writing)
+
+
+def _revisions_key(runtime: Runtime) -> Hashable:
+    """What upgrade_schema's result depends on: the server, the branches to upgrade, and
+    every revision file it can see (a test may write a new one)."""
+    migrator = runtime.migrator
+    url = make_url(runtime.db.url)
+    server = "" if url.get_backend_name() == "sqlite" else url.set(query={}).render_as_string()
+    files = []
+    for name, folder in sorted(migrator.folders.items()):
+        found = sorted(folder.glob("*.py")) if folder.is_dir() else []
+        stats = [(path.name, path.stat().st_size, path.stat().st_mtime_ns) for path in found]
+        files.append((name, str(folder), tuple(stats)))
+    return (url.get_backend_name(), server, tuple(migrator.enabled_branches), tuple(files))
+
+
+@pytest.fixture(scope="session")
+def accord_migrated_schemas(tmp_path_factory: pytest.TempPathFactory) -> MigratedSchemas:
+    """The migrated schemas kept for this run (see ``MigratedSchemas``)."""
+    return MigratedSchemas(tmp_path_factory.mktemp("accord-migrated"))
+
+
 @pytest.fixture
-def accord_db(accord_runtime: Runtime) -> Database:
+def accord_db(accord_runtime: Runtime, accord_migrated_schemas: MigratedSchemas) -> Database:
     """The test's database, migrated for its plugins."""
-    accord_runtime.migrator.upgrade(report=lambda line: None)
+    accord_migrated_schemas.upgrade(accord_runtime)
     return accord_runtime.db
 
 
@@ -393,22 +523,48 @@ def smtp_server() -> Iterator[SMTPServer]:
     ``accord_extra_settings`` returning ``smtp_server.settings``."""
     from aiosmtpd.controller import Controller
 
-    server = SMTPServer()
-    controller = Controller(server, hostname=server.host, port=server.port)
-    controller.start()
+    for attempt in range(5):
+        server = SMTPServer()
+        controller = Controller(server, hostname=server.host, port=server.port)
+        try:
+            controller.start()
+            break
+        except OSError:  # another process (a pytest-xdist worker) took the port meanwhile
+            if attempt == 4:
+                raise
     try:
         yield server
     finally:
         controller.stop()
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In a pytest-xdist worker: hand what happened to PostgreSQL to the controller, which
+    writes the summary (see pytest_testnodedown)."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["accord"] = dict(_state)
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: run without it, never called
+def pytest_testnodedown(node: Any, error: object) -> None:
+    worker: dict[str, Any] = getattr(node, "workeroutput", {}).get("accord", {})
+    _state.setdefault("postgres_databases", []).extend(worker.get("postgres_databases", []))
+    _state["postgres_skipped"] = _state.get("postgres_skipped", 0) + worker.get(
+        "postgres_skipped", 0
+    )
+    if "postgres" in worker:
+        _state["postgres"] = worker["postgres"]
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if "postgres_ok" in _state:
+    databases = _state.get("postgres_databases")
+    if databases and not _state.get("postgres_skipped"):
         terminalreporter.write_line(
-            f"accord: database tests ran on SQLite and PostgreSQL "
-            f"(throwaway database {_state['postgres_ok']}, dropped)"
+            f"accord: database tests ran on SQLite and PostgreSQL (throwaway "
+            f"database{'s' if len(databases) > 1 else ''} {', '.join(databases)}, dropped)"
         )
-    elif _state.get("postgres_skipped"):
+    if _state.get("postgres_skipped"):
         terminalreporter.write_line(
             f"accord: {_state['postgres']}; {_state['postgres_skipped']} PostgreSQL "
             "variants SKIPPED, database tests ran on SQLite only",

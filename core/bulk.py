@@ -1,6 +1,7 @@
 """Many rows into one table at the driver's speed, for the kernel's bulk writers (imported
-records, their audit entries, import keys): one executemany of the driver (psycopg sends
-it as a pipeline), with no SQLAlchemy parameter set built per row.
+records, their audit entries, import keys): one executemany of the driver on SQLite, one
+COPY on PostgreSQL (a row costs the server a fraction of an INSERT's), with no SQLAlchemy
+parameter set built per row.
 
 Nothing here checks access or writes audit entries: the callers do (``insert_records``)."""
 
@@ -81,7 +82,16 @@ def insert_tuples(
     dialect = connection.dialect
     quote = dialect.identifier_preparer.quote
     name = table.name if isinstance(table, Table) else table
+    listed = ", ".join(quote(column) for column in columns)
+    driver: Any = connection.connection.driver_connection
+    if dialect.name == "postgresql" and hasattr(driver, "cursor"):
+        cursor = driver.cursor()
+        if hasattr(cursor, "copy"):  # psycopg 3
+            with cursor, cursor.copy(f"COPY {quote(name)} ({listed}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        cursor.close()
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    one = f"({', '.join([mark] * len(columns))})"
-    head = f"INSERT INTO {quote(name)} ({', '.join(quote(column) for column in columns)}) VALUES "
-    connection.exec_driver_sql(head + one, list(rows))
+    values = f"({', '.join([mark] * len(columns))})"
+    connection.exec_driver_sql(f"INSERT INTO {quote(name)} ({listed}) VALUES {values}", list(rows))

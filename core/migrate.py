@@ -106,6 +106,12 @@ class Migrator:
     def upgrade(self, report: Report = print) -> None:
         """Bring the kernel and every enabled plugin to its newest revision, then keep the
         role table in step with the roles the plugins declare."""
+        self.upgrade_schema(report)
+        self.finish_upgrade()
+
+    def upgrade_schema(self, report: Report = print) -> None:
+        """The revisions part of :meth:`upgrade`: what it does depends only on the revision
+        files, so the test fixtures run it once per set of branches and copy its result."""
 
         def applied(*, step: Any, **_: Any) -> None:
             for revision in step.up_revision_ids if step.is_upgrade else step.down_revision_ids:
@@ -118,6 +124,10 @@ class Migrator:
             for branch in self.enabled_branches:
                 report(f"{branch}: upgrading to its newest revision")
                 command.upgrade(config, f"{branch}@head")
+
+    def finish_upgrade(self) -> None:
+        """The rest of :meth:`upgrade`: the role table in step with the roles the plugins
+        declare now, and the query planner's statistics refreshed."""
         with self.db.session(Principal.system("upgrade")) as session:
             sync_roles(session, AccessPolicy.from_plugins(self.pm).roles.values())
         self.db.refresh_statistics()

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
@@ -271,6 +272,43 @@ def _write(
 ) -> None:
     done = report.rows - len(rows)  # the rejected rows are done with
     size = max(1, importer.batch_size)
+    with _indexes_preferred(session):
+        _write_batches(session, importer, columns, rows, report, progress, done, size)
+    if progress is not None and not rows:
+        progress(report.rows, report.rows)
+
+
+@contextmanager
+def _indexes_preferred(session: Session) -> Iterator[None]:
+    """On PostgreSQL, let the batches' lookups (external ids, an importer's duplicates)
+    use their indexes: inside the import's transaction the planner's statistics still
+    describe the tables as they were before it, and it scans a whole table for each
+    batch's list of keys, a time that grows with every batch written. A sequential scan
+    stays possible where no index serves; the setting is the transaction's own and put
+    back afterwards (a rollback undoes it anyway)."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    previous = connection.exec_driver_sql(
+        "SELECT current_setting('enable_seqscan'), set_config('enable_seqscan', 'off', true)"
+    ).scalar_one()
+    yield
+    connection.exec_driver_sql(
+        "SELECT set_config('enable_seqscan', %(previous)s, true)", {"previous": previous}
+    )
+
+
+def _write_batches(
+    session: Session,
+    importer: Importer,
+    columns: ColumnMap,
+    rows: Sequence[_Checked],
+    report: ImportReport,
+    progress: Progress | None,
+    done: int,
+    size: int,
+) -> None:
     for start in range(0, len(rows), size):
         batch = rows[start : start + size]
         known = _known_keys(session, importer.name, [c.row.external_id for c in batch])
@@ -300,8 +338,6 @@ def _write(
         done += len(batch)
         if progress is not None:
             progress(done, report.rows)
-    if progress is not None and not rows:
-        progress(report.rows, report.rows)
 
 
 def _record(

@@ -193,10 +193,13 @@ class _Candidate:
     order: tuple[int, int]
     lead: Any
     new: _New | None = None
+    number: int = -1  # its place among the batch's candidates
 
 
 @dataclass
 class _Merge:
+    """A row merged into a lead: what it filled in, and its event as of then."""
+
     position: int
     into: _Candidate
     data: LeadData
@@ -217,7 +220,7 @@ class _Batch:
     merges: list[_Merge] = field(default_factory=list)
 
     def know(self, candidate: _Candidate) -> None:
-        number = len(self.candidates)
+        number = candidate.number = len(self.candidates)
         self.candidates.append(candidate)
         for _, column in KEYS:
             value = getattr(candidate.lead, column)
@@ -272,7 +275,7 @@ class _Batch:
         candidate, reasons = best
         lead = candidate.lead
         filled = fill_in(lead, data)
-        number = self.candidates.index(candidate)
+        number = candidate.number
         for _, column in KEYS:
             self.index.get(column, {}).get(getattr(lead, column), set()).discard(number)
         for column, value in lead_keys(self.settings, lead).items():

@@ -11,14 +11,13 @@ Each test's last page is saved as ``test-artifacts/screenshots/<test>.png``.
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -28,7 +27,6 @@ from accord.core.runtime import Runtime
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -42,44 +40,10 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screensh
 PASSWORD = "correct horse battery"  # accord_make_user's default
 STEP_TIMEOUT_MS = 5_000  # a page that does not answer in 5 s is a failure, not a wait
 
-PLAYWRIGHT_MISSING = importlib.util.find_spec("playwright") is None
-if PLAYWRIGHT_MISSING:
-    UNAVAILABLE: str | None = (
-        "playwright is not installed: it belongs in pyproject's test extra; meanwhile "
-        "`.venv/bin/pip install playwright` (never `playwright install`: Chromium is Debian's)"
-    )
-elif not CHROMIUM.exists():
-    UNAVAILABLE = f"{CHROMIUM} not found: `apt-get install chromium chromium-driver`"
-else:
-    UNAVAILABLE = None
-ON_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
-
 # Without Playwright the test modules cannot be imported, and an import error would stop
-# the whole run: leave them out. The summary says why, and under CI the run fails.
-collect_ignore_glob = ["test_*.py"] if PLAYWRIGHT_MISSING else []
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if PLAYWRIGHT_MISSING and ON_CI and exitstatus in (0, pytest.ExitCode.NO_TESTS_COLLECTED):
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not UNAVAILABLE:
-        return
-    if ON_CI:  # where the browser tests must run; with Chromium missing they have failed
-        if PLAYWRIGHT_MISSING:
-            terminalreporter.write_line(
-                f"accord: browser tests NOT RUN, and CI must run them: {UNAVAILABLE}",
-                red=True,
-                bold=True,
-            )
-        return
-    skipped = sum(
-        "tests/browser/" in report.nodeid for report in terminalreporter.stats.get("skipped", [])
-    )
-    what = f"{skipped} browser tests SKIPPED" if skipped else "browser tests NOT COLLECTED"
-    terminalreporter.write_line(f"accord: {what}: {UNAVAILABLE}", yellow=True, bold=True)
+# the whole run: leave them out. tests/conftest.py's summary says why, and under CI the run
+# fails.
+collect_ignore_glob = ["test_*.py"] if importlib.util.find_spec("playwright") is None else []
 
 
 @pytest.fixture
@@ -124,18 +88,15 @@ def live_server(accord_runtime: Runtime, accord_db: Database) -> Iterator[str]:
 # started, and asyncio.run() then refuses to run in any later test: so the browser lives as
 # long as this package's tests, not the whole run.
 @pytest.fixture(scope="package")
-def browser() -> Iterator[Browser]:
-    """Debian's headless Chromium, launched once for all the browser tests."""
-    if UNAVAILABLE:
-        if ON_CI:
-            pytest.fail(f"browser tests cannot run on CI: {UNAVAILABLE}", pytrace=False)
-        pytest.skip(UNAVAILABLE)
+def browser(chromium: Path) -> Iterator[Browser]:
+    """Debian's headless Chromium, launched once for all the browser tests (of this
+    process: each pytest-xdist worker launches its own)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+        launched = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
 
 
 @pytest.fixture
