@@ -16,10 +16,11 @@ import json
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import IO, Any
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, Select, Table, false, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, Table, bindparam, false, func, or_, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -36,6 +37,12 @@ from accord.ui.templating import wants_fragment
 PAGE_SIZE = 50
 COUNT_CAP = 1000
 """Beyond this many rows the list says "more than 1,000" instead of counting them all."""
+COUNTED = "accord_list_count"
+"""The column of a page's rows that holds the capped count."""
+FILTERS_KEPT = 1000
+"""Filter conditions a list keeps built; past it they are built again."""
+NAME_SUFFIX = "__accord_name"
+"""The column of a page's rows that holds the name of the row a column points to."""
 CSV_BATCH = 500
 RESULTS_BLOCK = "results"
 """The block of list/list.html that an htmx request (search, filter, sort, page) gets."""
@@ -52,6 +59,11 @@ class ListedModel:
     view: ModelView
     owner: str
     model: type[Any]
+    _filters: dict[tuple[str, str], ColumnElement[bool]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """The condition of each filter and choice, built once (SQL expressions are immutable);
+    a filter's values are only its choices."""
 
     @property
     def table(self) -> Table:
@@ -61,6 +73,13 @@ class ListedModel:
     def column(self, name: str) -> InstrumentedAttribute[Any]:
         attribute: InstrumentedAttribute[Any] = getattr(self.model, name)
         return attribute
+
+    @cached_property
+    def references(self) -> dict[str, Reference]:
+        """The view's columns that point to a row with a name (an owner), by column (found
+        once, not per page)."""
+        found = {c.field: referenced_name(self.model, c.field) for c in self.view.columns}
+        return {name: reference for name, reference in found.items() if reference is not None}
 
     def sortable(self) -> list[str]:
         return [column.field for column in self.view.columns if column.sortable]
@@ -324,11 +343,17 @@ def conditions(item: ListedModel, query: ListQuery) -> list[ColumnElement[bool]]
         value = query.filters.get(list_filter.field)
         if value is None:
             continue
-        column = item.column(list_filter.field)
-        if list_filter.kind == "boolean":
-            where.append(column.is_(value == "yes"))
-        else:
-            where.append(column == typed(item, list_filter.field, value))
+        condition = item._filters.get((list_filter.field, value))
+        if condition is None:
+            column = item.column(list_filter.field)
+            if list_filter.kind == "boolean":
+                condition = column.is_(value == "yes")
+            else:
+                condition = column == typed(item, list_filter.field, value)
+            if len(item._filters) > FILTERS_KEPT:  # choices a plugin works out may change
+                item._filters.clear()
+            item._filters[(list_filter.field, value)] = condition
+        where.append(condition)
     return where
 
 
@@ -360,19 +385,49 @@ class Page:
     capped: bool
     next_cursor: str | None
     previous_cursor: str | None
+    labels: dict[str, dict[Any, str]] = field(default_factory=dict)
+    """The names of the rows that columns point to, read with the page (by column)."""
+
+
+def listed_columns(item: ListedModel, query: ListQuery) -> Select[Any]:
+    """The SELECT of the columns a page shows, with the id and the sort key that its links
+    and cursors need: plain rows (``row.name``), not records, which cost their identity
+    map, their instrumented state and every other column."""
+    names = dict.fromkeys(("id", query.sort, *query.columns))
+    return select(*(item.column(name) for name in names))
 
 
 def read_page(session: Session, item: ListedModel, query: ListQuery) -> Page:
-    """One page of rows and the capped count, read through the user's session."""
+    """One page of rows, the capped count and the names of the rows they point to (their
+    owners), read through the user's session in one statement: the count is a column of
+    every row, and each name comes from an outer join (NULL where the user may not read
+    the row it names, which then shows as its id)."""
     where = conditions(item, query)
-    statement = ordered(item, query, select(item.model).where(*where)).limit(PAGE_SIZE + 1)
-    rows = list(session.scalars(statement))
+    counted = select(item.column("id")).where(*where).limit(COUNT_CAP + 1).subquery()
+    count_of = select(func.count()).select_from(counted)
+    columns = listed_columns(item, query).add_columns(count_of.scalar_subquery().label(COUNTED))
+    joined: dict[str, str] = {}
+    # One join per model: a second one, or one to the listed model itself, would need an
+    # alias; those names are read by a query of their own (reference_labels).
+    targets: set[type[Any]] = {item.model}
+    for name in query.columns:
+        reference = item.references.get(name)
+        if reference is None or reference.target in targets:
+            continue
+        targets.add(reference.target)
+        joined[name] = f"{name}{NAME_SUFFIX}"
+        columns = columns.add_columns(reference.name.label(joined[name])).outerjoin(
+            reference.target, item.column(name) == reference.key
+        )
+    rows = list(session.execute(ordered(item, query, columns.where(*where)).limit(PAGE_SIZE + 1)))
+    if rows:
+        count = getattr(rows[0], COUNTED)
+    else:  # past the last page (a stale link) there is no row to carry the count
+        count = (session.scalar(count_of) or 0) if query.after or query.before else 0
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     if query.before is not None:
         rows.reverse()
-    counted = select(item.column("id")).where(*where).limit(COUNT_CAP + 1).subquery()
-    count = session.scalar(select(func.count()).select_from(counted)) or 0
 
     def cursor(row: Any) -> str:
         return encode_cursor(getattr(row, query.sort), row.id)
@@ -384,7 +439,15 @@ def read_page(session: Session, item: ListedModel, query: ListQuery) -> Page:
         has_previous = more if query.before is not None else query.after is not None
         next_cursor = cursor(rows[-1]) if has_next else None
         previous_cursor = cursor(rows[0]) if has_previous and paging else None
-    return Page(rows, min(count, COUNT_CAP), count > COUNT_CAP, next_cursor, previous_cursor)
+    labels: dict[str, dict[Any, str]] = {name: {} for name in joined}
+    for name, label in joined.items():
+        for row in rows:
+            shown = getattr(row, label)  # None: no such row, or one the user may not read
+            if shown is not None:
+                labels[name][getattr(row, name)] = str(shown)
+    return Page(
+        rows, min(count, COUNT_CAP), count > COUNT_CAP, next_cursor, previous_cursor, labels
+    )
 
 
 def display(row: Any, name: str, labels: Mapping[str, Mapping[Any, str]]) -> str:
@@ -406,26 +469,48 @@ def reference_labels(
     """For columns that point to a row with a ``name`` (an owner), those names: one query per
     such column and page, through the user's session (a row they may not read stays an id)."""
     labels: dict[str, dict[Any, str]] = {}
-    registry = item.model.registry
     for name in columns:
-        keys = list(item.table.c[name].foreign_keys)
-        if len(keys) != 1:
-            continue
-        target = next(
-            (
-                mapper.class_
-                for mapper in registry.mappers
-                if getattr(mapper.local_table, "name", None) == keys[0].column.table.name
-            ),
-            None,
-        )
+        found = item.references.get(name)
         ids = {getattr(row, name) for row in rows} - {None}
-        if target is None or not hasattr(target, "name") or not ids:
+        if found is None or not ids:
             continue
-        referenced = getattr(target, keys[0].column.name)
-        found = session.execute(select(referenced, target.name).where(referenced.in_(ids)))
-        labels[name] = {key: str(label) for key, label in found}
+        names = session.execute(found.names, {"ids": list(ids)})
+        labels[name] = {key: str(label) for key, label in names}
     return labels
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A column that points to a row of a model with a ``name`` (an owner): that model,
+    its key and its name."""
+
+    target: type[Any]
+    key: InstrumentedAttribute[Any]
+    name: InstrumentedAttribute[Any]
+
+    @cached_property
+    def names(self) -> Select[Any]:
+        """The keys and names of the rows whose keys are the parameter ``ids``."""
+        return select(self.key, self.name).where(self.key.in_(bindparam("ids", expanding=True)))
+
+
+def referenced_name(model: type[Any], name: str) -> Reference | None:
+    """The reference of the column ``name`` of ``model``, if it points to a row with a name."""
+    table: Table = model.__table__
+    keys = list(table.c[name].foreign_keys)
+    if len(keys) != 1:
+        return None
+    target = next(
+        (
+            mapper.class_
+            for mapper in model.registry.mappers
+            if getattr(mapper.local_table, "name", None) == keys[0].column.table.name
+        ),
+        None,
+    )
+    if target is None or not hasattr(target, "name"):
+        return None
+    return Reference(target, getattr(target, keys[0].column.name), target.name)
 
 
 # --- pages ----------------------------------------------------------------------------------
@@ -447,7 +532,8 @@ def routes(site: Site) -> list[BaseRoute]:
         session: Session = request.state.session
         query, problems = parse_query(item, request.query_params, session)
         page = read_page(session, item, query)
-        labels = reference_labels(session, item, query.columns, page.rows)
+        unread = [name for name in query.columns if name not in page.labels]
+        labels = {**page.labels, **reference_labels(session, item, unread, page.rows)}
         path = request.url.path
         values = {
             "view": item.view,
@@ -496,12 +582,12 @@ def link(path: str, query: ListQuery, **changes: Any) -> str:
 
 def export_rows(session: Session, item: ListedModel, query: ListQuery) -> Iterator[list[str]]:
     """Every row of the list (not one page), in keyset batches, read through the user's
-    session (its identity map holds rows weakly, so memory follows the batch)."""
+    session (plain rows, so memory follows the batch)."""
     current = ListQuery(query.search, query.sort, query.descending, query.filters, query.columns)
     where = conditions(item, query)
     while True:
-        statement = ordered(item, current, select(item.model).where(*where)).limit(CSV_BATCH)
-        rows = list(session.scalars(statement))
+        statement = ordered(item, current, listed_columns(item, query).where(*where))
+        rows = list(session.execute(statement.limit(CSV_BATCH)))
         labels = reference_labels(session, item, query.columns, rows)
         for row in rows:
             yield [display(row, name, labels) for name in query.columns]
