@@ -104,6 +104,7 @@ from accord.core.workflow import (
     WorkflowMixin,
 )
 from accord.ui.charts import chart
+from accord.ui.panels import render_context
 
 pass_runtime = click.make_pass_decorator(Runtime)
 """Decorates a plugin's click command so it receives the Runtime: settings, plugin manager
@@ -201,6 +202,7 @@ __all__ = [
     "principal_of",
     "read_sheet",
     "read_sheet_file",
+    "render_context",
     "run_import",
     "runtime_of",
     "send_mail",

@@ -24,6 +24,8 @@ Fixtures, from the bottom up:
   in ``.messages``.
 
 ``run_jobs(runtime)`` runs what the job runner would run now (mail deliveries included).
+``submit_form(client, page, action, **values)`` posts a page's form as a browser without
+JavaScript does, and ``post_forms(page)`` lists what each form would send.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -383,6 +386,69 @@ def run_jobs(runtime: Runtime, limit: int = 100) -> int:
     from accord.core.jobs import run_pending
 
     return run_pending(runtime, limit)
+
+
+class _PostForms(HTMLParser):
+    """The ``<form method="post">`` of a page: each action with the fields it sends as the
+    page fills them in (checked boxes, selected options, textarea text)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: dict[str, dict[str, str]] = {}
+        self.fields: dict[str, str] | None = None
+        self.select: str | None = None
+        self.textarea: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        given = {key: value or "" for key, value in attrs}
+        if tag == "form" and given.get("method", "get").lower() == "post":
+            self.fields = self.forms.setdefault(given.get("action", ""), {})
+        elif self.fields is None or ("name" not in given and tag != "option"):
+            return
+        elif tag == "input":
+            if given.get("type") not in ("checkbox", "radio") or "checked" in given:
+                self.fields[given["name"]] = given.get("value", "")
+        elif tag == "select":
+            self.select = given["name"]
+            self.fields.setdefault(self.select, "")
+        elif tag == "option" and self.select is not None and "selected" in given:
+            self.fields[self.select] = given.get("value", "")
+        elif tag == "textarea":
+            self.textarea = given["name"]
+            self.fields[self.textarea] = ""
+
+    def handle_data(self, data: str) -> None:
+        if self.fields is not None and self.textarea is not None:
+            self.fields[self.textarea] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.fields = None
+        elif tag == "select":
+            self.select = None
+        elif tag == "textarea":
+            self.textarea = None
+
+
+def post_forms(page: str) -> dict[str, dict[str, str]]:
+    """The POST forms of ``page`` (HTML) by action, each with the fields it would send."""
+    reader = _PostForms()
+    reader.feed(page)
+    return reader.forms
+
+
+def submit_form(client: Any, page: str, action: str, **values: str) -> Any:
+    """Post the form of ``page`` whose action is ``action`` as a browser without JavaScript
+    does: the fields the page filled in (its CSRF token among them) with ``values``
+    changed, and no htmx header. ``client`` is a Starlette ``TestClient``; the answer is
+    its response. A page without that form fails the test."""
+    forms = post_forms(page)
+    if action not in forms:
+        pytest.fail(f"the page has no POST form to {action!r}; it has {sorted(forms)}")
+    request = client.build_request("POST", action, data={**forms[action], **values})
+    for header in ("x-csrftoken", "hx-request"):  # a client may send them by default
+        request.headers.pop(header, None)
+    return client.send(request)
 
 
 class SMTPServer:

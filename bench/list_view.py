@@ -26,6 +26,12 @@ seconds; latency is timed per request by the client; requests/s is requests over
     python bench/list_view.py            # 100,000 then 1,000,000 partners
     python bench/list_view.py --quick    # 100,000 partners, fewer requests
     python bench/list_view.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
+    python bench/list_view.py --instructions  # instructions per request under callgrind
+
+``--instructions`` counts what load does not change: the CPU instructions per list page of
+each side and user, in process (the app driven by Starlette's TestClient, no sockets), as
+the difference of two runs under ``valgrind --tool=callgrind`` divided by the difference
+of their requests, on 100,000 partners.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import enum
 import json
 import random
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -166,7 +173,7 @@ def baseline_app(runtime: Runtime) -> Starlette:
     """``/views/partners?f_kind=company&sort=name&as=<user id>[&owner=<user id>]``: the
     list page's queries written by hand, rendered with list/list.html."""
     from accord.core.defaults import accord_model_views
-    from accord.ui.lists import ListQuery, Page, encode_cursor
+    from accord.ui.lists import ListQuery, Page, encode_cursor, listed_models
     from accord.ui.site import APP_NAME, Site
 
     engine = runtime.db.engine
@@ -183,7 +190,9 @@ def baseline_app(runtime: Runtime) -> Starlette:
         for f in view.filters
     ]
     query = ListQuery("", "name", False, {"kind": "company"}, shown)
-    layout: dict[int, tuple[Principal, list[Any]]] = {}
+    listed = listed_models(runtime.pm)["partners"]
+    # Per user, worked out once: the principal, the menu and the "New" link.
+    layout: dict[int, tuple[Principal, list[Any], str | None]] = {}
 
     def text_of(value: Any) -> str:
         if value is None:
@@ -201,8 +210,9 @@ def baseline_app(runtime: Runtime) -> Starlette:
         user_id = int(request.query_params["as"])
         if user_id not in layout:
             principal = runtime.principal_for(user_id)
-            layout[user_id] = (principal, site.menu_for(principal))
-        principal, menu = layout[user_id]
+            new_path = f"{PATH}/new" if listed.creatable_by(principal) else None
+            layout[user_id] = (principal, site.menu_for(principal), new_path)
+        principal, menu, new_path = layout[user_id]
         where = [partner.c.kind == PartnerKind(request.query_params["f_kind"])]
         if "owner" in request.query_params:
             where.append(partner.c.owner_id == int(request.query_params["owner"]))
@@ -215,9 +225,9 @@ def baseline_app(runtime: Runtime) -> Starlette:
             count = connection.scalar(select(func.count()).select_from(counted)) or 0
             owners = {row.owner_id for row in rows[:PAGE]} - {None}
             names = dict(
-                connection.execute(select(user.c.id, user.c.name).where(user.c.id.in_(owners)))
-                .tuples()
-                .all()
+                connection.execute(
+                    select(user.c.id, user.c.name).where(user.c.id.in_(owners))
+                ).all()
             )
         more = len(rows) > PAGE
         rows = rows[:PAGE]
@@ -251,6 +261,7 @@ def baseline_app(runtime: Runtime) -> Starlette:
                 "cells": cells,
                 "link": link,
                 "csv_link": f"{PATH}.csv?{urlencode(query.params())}",
+                "new_path": new_path,
             }
         )
         return HTMLResponse(html, headers={"Vary": "HX-Request"})
@@ -416,6 +427,117 @@ def measure(targets: Mapping[str, Target], plan: Plan) -> dict[str, Figures]:
     }
 
 
+# --- instructions per request (callgrind) -------------------------------------------------
+
+INSTRUCTION_RUNS = (20, 120)
+"""Requests of the two runs whose difference is counted."""
+COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
+
+
+def drive_in_process(side: str, config: Path, login: str, query: str, requests: int) -> None:
+    """``requests`` list pages of one side for one user, in this process, one at a time."""
+    from starlette.testclient import TestClient
+
+    runtime = Runtime(config)
+    if side == ACCORD:
+        from accord.ui import create_app
+
+        app = create_app(runtime)
+    else:
+        app = baseline_app(runtime)
+
+    async def without_lifespan(scope: Any, receive: Any, send: Any) -> None:
+        """The app as uvicorn serves it with lifespan off: no in-process job runner."""
+        if scope["type"] != "lifespan":
+            await app(scope, receive, send)
+            return
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+
+    with TestClient(without_lifespan, base_url="http://127.0.0.1") as client:
+        if side == ACCORD:
+            client.get("/login")
+            data = {"login": login, "password": PASSWORD, "csrftoken": client.cookies["csrftoken"]}
+            assert client.post("/login", data=data, follow_redirects=False).status_code == 303
+        for _ in range(requests):
+            response = client.get(f"{PATH}?{query}")
+            assert response.status_code == 200, (response.status_code, response.text[:500])
+    runtime.close()
+
+
+def instructions(side: str, config: Path, login: str, query: str, log: Path) -> int:
+    """Instructions per request of ``side`` for ``login``: two runs under callgrind."""
+    counted = []
+    for requests in INSTRUCTION_RUNS:
+        command = [
+            *("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"),
+            *(sys.executable, __file__, "--drive", side, "--config", str(config)),
+            *("--login", login, "--query", query, "--requests", str(requests)),
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        with log.open("a") as output:
+            output.write(done.stderr)
+        found = COLLECTED.findall(done.stderr)
+        if done.returncode != 0 or not found:
+            raise RuntimeError(f"{side} under callgrind failed; see {log}")
+        counted.append(int(found[-1]))
+    return (counted[1] - counted[0]) // (INSTRUCTION_RUNS[1] - INSTRUCTION_RUNS[0])
+
+
+def count_instructions(sides: Sequence[str], users: Sequence[str]) -> None:
+    """Instructions per list page for each side and user, on 100,000 partners (SQLite)."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
+    size = 100_000
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as folder, database(Path(folder), "") as url:
+        config = Path(folder) / "accord.toml"
+        write_new_config(config, database_url=url)
+        runtime = Runtime(config)
+        runtime.migrator.upgrade(report=lambda line: None)
+        office, sellers = build_users(runtime)
+        load_partners(runtime, sellers, 0, size)
+        settle_statistics(runtime)
+        runtime.close()
+        log = Path(folder) / "callgrind.log"
+        for user in users:
+            login, user_id = ("office", office) if user == BACK_OFFICE else ("seller0", sellers[0])
+            owner = f"&owner={user_id}" if user == SELLER else ""
+            for side in sides:
+                query = QUERY if side == ACCORD else f"{QUERY}&as={user_id}{owner}"
+                try:
+                    count = instructions(side, config, login, query, log)
+                except RuntimeError:
+                    say(log.read_text(errors="replace")[-3000:])
+                    raise
+                key = "office" if user == BACK_OFFICE else "seller"
+                results[f"{key}_{side}_instructions"] = count
+                say(f"{user:12} {side:9} {count:>12,} instructions per request")
+        for key in ("office", "seller"):
+            mine, theirs = (
+                results.get(f"{key}_{ACCORD}_instructions"),
+                results.get(f"{key}_{BASELINE}_instructions"),
+            )
+            if mine and theirs:
+                results[f"{key}_ratio"] = round(mine / theirs, 2)
+    headline = next(iter(results.values()))
+    print(
+        json.dumps(
+            {
+                "bench": "list_view_instructions",
+                "figure": headline,
+                "unit": "CPU instructions per list page (callgrind), in process",
+                "baseline": results.get(f"office_{BASELINE}_instructions"),
+                "ratio": results.get("office_ratio"),
+                "partners": size,
+                "database": "sqlite",
+                **results,
+            }
+        )
+    )
+
+
 # --- the run -------------------------------------------------------------------------------
 
 
@@ -430,9 +552,31 @@ def main() -> None:
     parser.add_argument("--serve", choices=(ACCORD, BASELINE), help=argparse.SUPPRESS)
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions per request (callgrind)"
+    )
+    parser.add_argument(
+        "--sides", default=f"{ACCORD},{BASELINE}", help="with --instructions: sides to count"
+    )
+    parser.add_argument(
+        "--users", default="office,seller", help="with --instructions: users to count"
+    )
+    parser.add_argument("--drive", choices=(ACCORD, BASELINE), help=argparse.SUPPRESS)
+    parser.add_argument("--login", help=argparse.SUPPRESS)
+    parser.add_argument("--query", help=argparse.SUPPRESS)
+    parser.add_argument("--requests", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.config, args.port)
+        return
+    if args.drive:
+        drive_in_process(args.drive, args.config, args.login, args.query, args.requests)
+        return
+    if args.instructions:
+        sides = [side for side in (ACCORD, BASELINE) if side in args.sides.split(",")]
+        chosen = args.users.split(",")
+        users = [u for u, key in ((BACK_OFFICE, "office"), (SELLER, "seller")) if key in chosen]
+        count_instructions(sides, users)
         return
     plan = (
         Plan((100_000,), per_round=200, rounds=3, round_seconds=6.0, warmup=24)

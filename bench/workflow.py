@@ -11,6 +11,12 @@ event, commit, run the after-commit hook. Baseline, the same run: a bare
     python bench/workflow.py --quick    # 1,000 transitions
     python bench/workflow.py --postgres postgresql://postgres@127.0.0.1:5432/test
     python bench/workflow.py --profile  # also print where the time goes (cProfile)
+
+Instructions per transition, a figure that load does not change: the difference of two runs
+under callgrind divided by the difference of their transitions,
+
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        python bench/workflow.py --transitions 200       # then 1200
 """
 
 from __future__ import annotations
@@ -131,8 +137,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1,000 transitions, not 5,000")
     parser.add_argument("--postgres", default="", help="run on this PostgreSQL server")
     parser.add_argument("--profile", action="store_true", help="print the top of a cProfile")
+    parser.add_argument(
+        "--transitions", type=int, default=0, help="this many transitions (an even number)"
+    )
     args = parser.parse_args()
-    count = 1_000 if args.quick else 5_000
+    count = args.transitions or (1_000 if args.quick else 5_000)
+    if count < 2 or count % 2:
+        parser.error(f"--transitions: an even number of at least 2, got {count}")
     with (
         tempfile.TemporaryDirectory() as folder,
         database(Path(folder), args.postgres) as url,

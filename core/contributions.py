@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from markupsafe import Markup
+
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
     from sqlalchemy.orm import Session
@@ -206,13 +208,22 @@ class DashboardFilters:
 class RenderContext:
     """What a panel or a widget sees when it renders: the user's session (so it reads only
     what the user may), the record of a record page, the request's query parameters and,
-    on the dashboard, the filters the user chose (this month and everything otherwise)."""
+    on the dashboard, the filters the user chose (this month and everything otherwise).
+    ``csrftoken`` is the signed-in user's token: a form that posts puts ``csrf_field()``
+    inside, so that it is accepted with and without JavaScript."""
 
     session: Session
     user: User | None
     record: object | None = None
     params: dict[str, str] = field(default_factory=dict)
     filters: DashboardFilters = field(default_factory=DashboardFilters.this_month)
+    csrftoken: str = ""
+
+    def csrf_field(self) -> Markup:
+        """The hidden input carrying the CSRF token, for a panel's or a widget's ``<form
+        method="post">`` (htmx sends the token in a header too, but a form posted without
+        JavaScript has only this field)."""
+        return Markup('<input type="hidden" name="csrftoken" value="{}">').format(self.csrftoken)
 
 
 Render = Callable[[RenderContext], str]

@@ -114,6 +114,15 @@ def _sqlite_pragmas(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
 WRITES = "accord_writes"
 
 
+def act_as(session: Session, principal: Principal) -> None:
+    """From now on ``session`` reads and writes on behalf of ``principal`` (its rules apply,
+    the audit log names it). For a unit of work that finds out in its own transaction who
+    is acting, as a request does with its signed-in user; otherwise open the session with
+    ``Database.session(principal)``."""
+    session.info["principal"] = principal
+    session.info["actor"] = principal.actor
+
+
 def _begin_immediately(
     session: Session, transaction: SessionTransaction, connection: Connection
 ) -> None:
@@ -164,8 +173,7 @@ class Database:
         PostgreSQL it changes nothing."""
         session = self.sessions()
         if principal is not None:
-            session.info["principal"] = principal
-            session.info["actor"] = principal.actor
+            act_as(session, principal)
         if context is not None:
             session.info["context"] = context
         if writes:

@@ -31,7 +31,7 @@ from accord.core.hookspecs import hookimpl
 from accord.core.importing import ImportKey
 from accord.core.mail import DELIVER_JOB, DELIVERY_ATTEMPTS, deliver
 from accord.core.partners import Address, Partner, PartnerExternalId, PartnerKind
-from accord.core.security import ApiKey, Team, User, UserRole
+from accord.core.security import ApiKey, SecurityVersion, Team, User, UserRole
 from accord.core.security import Role as RoleRow
 from accord.core.workflow import TransitionRecord
 
@@ -53,6 +53,7 @@ def accord_models() -> Sequence[type[object]]:
         ApiKey,
         TransitionRecord,
         ImportKey,
+        SecurityVersion,
     ]
 
 

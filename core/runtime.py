@@ -4,6 +4,7 @@ alembic and the engines load only for the commands that use them)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,9 +27,24 @@ if TYPE_CHECKING:
     from accord.core.workflow import WorkflowEngine
 
 
+PRINCIPALS_KEPT = 10_000
+"""Signed-in users whose principal a runtime keeps; past it the cache starts again."""
+
+
+@dataclass(frozen=True)
+class SignedInUser:
+    """An active user as the database held them at ``version`` of the security version
+    (``accord.core.security.SecurityVersion``): their principal and password hash."""
+
+    version: int | None
+    principal: Principal
+    password_hash: str
+
+
 class Runtime:
     def __init__(self, config: Path | str | None = None) -> None:
         self.config_path = config_path(config)
+        self._signed_in: dict[int, SignedInUser] = {}
 
     @cached_property
     def settings(self) -> AccordSettings:
@@ -78,16 +94,66 @@ class Runtime:
         return Migrator(self.pm, self.db)
 
     def principal_for(self, user_id: int) -> Principal:
-        """The principal of user ``user_id``: roles, permissions and team subtree, read now.
-        Refused for an unknown or deactivated user."""
+        """The principal of user ``user_id``: roles, permissions and team subtree, as the
+        database holds them now. Refused for an unknown or deactivated user."""
         from accord.core.access import AccessDeniedError, Principal
-        from accord.core.security import User
 
         with self.db.session(Principal.system("sign-in")) as session:
-            user = session.get(User, user_id)
-            if user is None or not user.active:
-                raise AccessDeniedError(f"user #{user_id} does not exist or is deactivated")
-            return self.policy.principal_for(session, user)
+            found = self.signed_in(session, user_id)
+        if found is None:
+            raise AccessDeniedError(f"user #{user_id} does not exist or is deactivated")
+        return found.principal
+
+    def signed_in(self, session: Session, user_id: int) -> SignedInUser | None:
+        """User ``user_id`` as ``session``'s transaction sees them, or None for an unknown
+        or deactivated user. Call it before anything else runs in that transaction: its
+        first statement reads the security version, and a principal kept from an earlier
+        call stands only while the version is the same. On a change the principal is read
+        again, in the same transaction, so that what the rest of the transaction may do is
+        decided by users, roles and teams as that transaction sees them.
+
+        The version is the database's, raised by triggers in the transaction of every
+        change (``SecurityVersion``): a role revoked, a user deactivated or moved by
+        another connection or another process is seen by the next call that starts after
+        that change committed."""
+        from sqlalchemy import select
+
+        from accord.core.security import SecurityVersion, Team, User, UserRole
+
+        connection = session.connection()
+        version = connection.scalar(select(SecurityVersion.__table__.c.version))
+        kept = self._signed_in.get(user_id)
+        if kept is not None and version is not None and kept.version == version:
+            return kept
+        # Core statements on the transaction's connection: who is signed in is decided
+        # before the session acts as anyone, so no access rule applies to these reads.
+        users, grants, teams = User.__table__.c, UserRole.__table__.c, Team.__table__.c
+        user = connection.execute(
+            select(users.login, users.active, users.password_hash, users.team_id).where(
+                users.id == user_id
+            )
+        ).first()
+        if user is None or not user.active:
+            self._signed_in.pop(user_id, None)
+            return None
+        roles = connection.scalars(select(grants.role_name).where(grants.user_id == user_id))
+        team_ids: list[int] = []
+        if user.team_id is not None:
+            path = select(teams.path).where(teams.id == user.team_id).scalar_subquery()
+            team_ids = list(connection.scalars(select(teams.id).where(teams.path.startswith(path))))
+        principal = self.policy.principal(
+            user_id=user_id,
+            login=user.login,
+            roles=roles,
+            team_id=user.team_id,
+            team_ids=team_ids,
+        )
+        found = SignedInUser(version, principal, user.password_hash)
+        if version is not None:  # a database not upgraded yet has no version to keep it by
+            if len(self._signed_in) >= PRINCIPALS_KEPT:
+                self._signed_in.clear()
+            self._signed_in[user_id] = found
+        return found
 
     def close(self) -> None:
         if "db" in self.__dict__:

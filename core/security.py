@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ForeignKey, String, delete, select
+from sqlalchemy import BigInteger, ForeignKey, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from accord.core.contributions import Role as RoleSpec
@@ -100,6 +100,24 @@ class User(TimestampMixin, Base):
 
     def __repr__(self) -> str:  # never shows the password hash
         return f"User(id={self.id!r}, login={self.login!r})"
+
+
+class SecurityVersion(Base):
+    """One row whose ``version`` the database itself raises, in the transaction of every
+    change to who a user is: a user added, deactivated, given a new password or login,
+    moved to another team; a role granted or revoked; a role or a team added, changed or
+    removed. Triggers installed by the kernel's migration do it, so no way of writing
+    (the ORM, a Core statement, another process, an SQL console) can skip it.
+
+    A principal built from the database stays true exactly while this version does: a
+    process keeps principals for the version it read them at (``Runtime.signed_in``)."""
+
+    __tablename__ = "core_security_version"
+    __audited__ = False  # bookkeeping: the changes it counts are audited themselves
+    __access__ = False
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=1)
 
 
 class ApiKey(Base):

@@ -16,13 +16,14 @@ from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from accord.core.access import Principal
-from accord.core.db import utcnow
+from accord.core.access import Principal, principal_of
+from accord.core.db import act_as, utcnow
 from accord.core.runtime import Runtime
 from accord.core.security import User, hash_password, verify_password
 from accord.ui.signed_in import SESSION_USER, session_version, sign_in, sign_out
@@ -84,16 +85,30 @@ def check_credentials(runtime: Runtime, login: str, password: str) -> tuple[int,
         return user.id, session_version(secret, user.password_hash)
 
 
-def change_password(runtime: Runtime, user_id: int, current: str, new: str) -> str | None:
-    """Set the user's new password if ``current`` is right; returns the new session version,
-    or None when ``current`` is wrong. The user may not write user rows (only
-    administrators may), so this runs as the system, after checking the current password."""
-    with runtime.db.session(Principal.system(f"password-change:{user_id}")) as session:
-        user = session.get(User, user_id)
+def change_password(
+    runtime: Runtime, session: Session, user_id: int, current: str, new: str
+) -> str | None:
+    """Set the user's new password if ``current`` is right, in the request's unit of work
+    ``session`` (on SQLite a writing request holds the write lock: another unit of work
+    would wait for it); returns the new session version, or None when ``current`` is
+    wrong. The user may not write user rows (only administrators may), so this acts as the
+    system, for this change only, after checking the current password."""
+    acting = principal_of(session)
+    act_as(session, Principal.system(f"password-change:{user_id}"))
+    user = None
+    try:
+        user = session.get(User, user_id, populate_existing=True)
         if user is None or not verify_password(user, current):
             return None
         user.password_hash = hash_password(new)
-        return session_version(runtime.settings.secret_key.get_secret_value(), user.password_hash)
+        session.flush()  # checked and audited as the system's change
+        password_hash = user.password_hash
+    finally:
+        if user is not None:
+            session.expunge(user)  # read as the system: no row of the user's own reads
+        if acting is not None:
+            act_as(session, acting)
+    return session_version(runtime.settings.secret_key.get_secret_value(), password_hash)
 
 
 def routes(site: Site, throttle: Throttle | None = None) -> list[BaseRoute]:
@@ -148,7 +163,7 @@ def routes(site: Site, throttle: Throttle | None = None) -> list[BaseRoute]:
             errors["current"] = TOO_MANY_ATTEMPTS
         if not errors:
             version = await run_in_threadpool(
-                change_password, runtime, principal.user_id, current, new
+                change_password, runtime, request.state.session, principal.user_id, current, new
             )
             if version is None:
                 errors["current"] = "This is not your current password."

@@ -18,6 +18,7 @@ from accord.core.contributions import RecordPanel, RenderContext, Slot
 from accord.core.manager import AccordPluginManager
 from accord.core.runtime import runtime_of
 from accord.core.security import User
+from accord.ui.site import csrf_token
 
 log = logging.getLogger("accord.ui")
 
@@ -72,12 +73,16 @@ def render_slots(
 
 def render_context(request: Request, record: object) -> RenderContext:
     """What a panel of ``record``'s page sees: the signed-in user's session and user, the
-    record and the page's query parameters."""
+    record, the page's query parameters and the CSRF token for its forms."""
     session: Session = request.state.session
     principal: Principal = request.state.principal
     user = session.get(User, principal.user_id) if principal.user_id is not None else None
     return RenderContext(
-        session=session, user=user, record=record, params=dict(request.query_params)
+        session=session,
+        user=user,
+        record=record,
+        params=dict(request.query_params),
+        csrftoken=csrf_token(request),
     )
 
 

@@ -22,10 +22,9 @@ from starlette.routing import BaseRoute, Route
 
 from accord.core.access import AccessDeniedError, Principal
 from accord.core.activities import Activity, ActivityKind, TaskError, complete_task, log_activity
-from accord.core.contributions import RenderContext
 from accord.core.partners import Partner, PartnerKind
 from accord.core.security import Team, User
-from accord.ui.panels import panels_for, render_slots
+from accord.ui.panels import panels_for, render_context, render_slots
 from accord.ui.site import Site, flash
 from accord.ui.templating import wants_fragment
 from accord.ui.timeline import CursorError, decode_cursor, entry, kinds_to_log, load_page
@@ -176,7 +175,6 @@ def routes(site: Site) -> list[BaseRoute]:
     ) -> dict[str, Any]:
         session: Session = request.state.session
         principal: Principal = request.state.principal
-        user = session.get(User, principal.user_id) if principal.user_id else None
         before = None
         raw = request.query_params.get("before")
         if raw and request.method == "GET":
@@ -185,16 +183,13 @@ def routes(site: Site) -> list[BaseRoute]:
             except CursorError as error:
                 raise HTTPException(400, str(error)) from None
         writable = may_write(session, principal, partner)
-        context = RenderContext(
-            session=session, user=user, record=partner, params=dict(request.query_params)
-        )
         return {
             "partner": partner,
             "header": header(session, partner),
             "website": website_url(partner.website),
             "may_write": writable,
             "edit_path": f"/views/partners/{partner.id}/edit",
-            "slots": render_slots(panels, context),
+            "slots": render_slots(panels, render_context(request, partner)),
             "page": load_page(session, partner.id, before=before, principal=principal),
             "older": before is not None,
             "form": form or ActivityForm(),

@@ -1,7 +1,14 @@
 """Who is asking, and the request's unit of work: every page but the public ones needs a
-signed-in user; their principal is read on each request (so a deactivated user or a changed
-password ends the session at once) and the request runs in one database session acting as
-them, committed when the response succeeds and rolled back otherwise."""
+signed-in user, and the request runs in one database session acting as them, committed when
+the response succeeds and rolled back otherwise.
+
+Who the user is, is read in that session's transaction, by its first statement: the
+security version, which the database raises with every change to users, role grants, roles
+and teams. While it stays the same the runtime's principal of the user stands; once it
+changed, the user, roles and teams are read again in the same transaction. So a deactivated
+user, a changed password, a role revoked or a move to another team, by any process, is seen
+by the very next request, and the rest of the request acts on what its own transaction sees.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +27,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from accord.core.access import AccessDeniedError, Principal
-from accord.core.security import User, user_for_api_key
+from accord.core.db import act_as
+from accord.core.runtime import SignedInUser
+from accord.core.security import user_for_api_key
 from accord.ui.site import SITE_KEY, Site, flash
 
 # A request with another method is meant to change data (RFC 9110 section 9.2.1).
@@ -101,30 +110,75 @@ class SignedInMiddleware:
                     media_type="text/plain",
                 )(scope, receive, send)
                 return
-            await self.serve(principal, request, scope, receive, send)
+            unit = self.unit_of_work(request, principal)
+            session = await run_in_threadpool(unit.__enter__)
+            await self.serve(unit, session, principal, request, scope, receive, send)
             return
-        principal, problem = await run_in_threadpool(
-            self.principal_of,
-            request.session.get(SESSION_USER),
-            request.session.get(SESSION_VERSION),
-        )
-        if principal is None:
-            if problem:
-                sign_out(request)
-                flash(request, problem, "info")
+        user_id = request.session.get(SESSION_USER)
+        if not isinstance(user_id, int):
             await login_redirect(request)(scope, receive, send)
             return
-        await self.serve(principal, request, scope, receive, send)
+        unit = self.unit_of_work(request, None)
+        opened, problem = await run_in_threadpool(
+            self.open_as_user, unit, user_id, request.session.get(SESSION_VERSION)
+        )
+        if opened is None:
+            sign_out(request)
+            flash(request, problem, "info")
+            await login_redirect(request)(scope, receive, send)
+            return
+        session, principal = opened
+        await self.serve(unit, session, principal, request, scope, receive, send)
 
-    async def serve(
-        self, principal: Principal, request: Request, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        unit = self.site.runtime.db.session(
+    def unit_of_work(
+        self, request: Request, principal: Principal | None
+    ) -> AbstractContextManager[Session]:
+        return self.site.runtime.db.session(
             principal,
             context=f"request:{secrets.token_hex(6)}",
             writes=request.method not in SAFE_METHODS,
         )
-        session = await run_in_threadpool(unit.__enter__)
+
+    def open_as_user(
+        self, unit: AbstractContextManager[Session], user_id: int, version: Any
+    ) -> tuple[tuple[Session, Principal] | None, str]:
+        """Open the request's unit of work and find, in its transaction, who user
+        ``user_id`` is: the session acting as them and their principal, or None (the unit
+        of work ended) and why their browser's session is over."""
+        session = unit.__enter__()
+        try:
+            found = self.site.runtime.signed_in(session, user_id)
+            problem = self.session_problem(found, version)
+            if found is not None and not problem:
+                act_as(session, found.principal)
+                return (session, found.principal), ""
+        except BaseException as error:
+            unit.__exit__(type(error), error, error.__traceback__)
+            raise
+        unit.__exit__(None, None, None)
+        return None, problem
+
+    def session_problem(self, found: SignedInUser | None, version: Any) -> str:
+        """Why a browser's session of this user is over, or "" while it is not."""
+        if found is None:
+            return "Your account is no longer active."
+        secret = self.site.runtime.settings.secret_key.get_secret_value()
+        if not isinstance(version, str) or not hmac.compare_digest(
+            version, session_version(secret, found.password_hash)
+        ):
+            return "Your password was changed; please log in again."
+        return ""
+
+    async def serve(
+        self,
+        unit: AbstractContextManager[Session],
+        session: Session,
+        principal: Principal,
+        request: Request,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
         request.state.principal = principal
         request.state.session = session
         await self.run(unit, scope, receive, send)
@@ -175,21 +229,3 @@ class SignedInMiddleware:
             return runtime.principal_for(user_id)
         except AccessDeniedError:
             return None
-
-    def principal_of(self, user_id: Any, version: Any) -> tuple[Principal | None, str]:
-        """The principal of the session's user, or None and why the session ended."""
-        if not isinstance(user_id, int):
-            return None, ""
-        runtime = self.site.runtime
-        # One transaction reads the user and their roles and teams: what is checked is what
-        # the principal is made of.
-        with runtime.db.session(Principal.system("sign-in")) as session:
-            user = session.get(User, user_id)
-            if user is None or not user.active:
-                return None, "Your account is no longer active."
-            secret = runtime.settings.secret_key.get_secret_value()
-            if not isinstance(version, str) or not hmac.compare_digest(
-                version, session_version(secret, user.password_hash)
-            ):
-                return None, "Your password was changed; please log in again."
-            return runtime.policy.principal_for(session, user), ""

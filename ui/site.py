@@ -82,14 +82,13 @@ class Site:
     def context(self, request: Request, values: Mapping[str, Any]) -> dict[str, Any]:
         """The template context of a page: the layout's needs, then the page's own values."""
         principal = current_principal(request)
-        csrftoken = request.scope.get("csrftoken")
         return {
             "request": request,
             "app_name": APP_NAME,
             "principal": principal,
             "menu": self.menu_for(principal),
             "current_path": request.url.path,
-            "csrftoken": csrftoken() if callable(csrftoken) else "",
+            "csrftoken": csrf_token(request),
             "flashes": [],
             **values,
         }
@@ -163,6 +162,13 @@ def current_principal(request: Request) -> Principal | None:
     """The signed-in user's principal, set by the sign-in middleware; None on public pages."""
     principal = request.scope.get("state", {}).get("principal")
     return principal if isinstance(principal, Principal) else None
+
+
+def csrf_token(request: Request) -> str:
+    """The request's CSRF token (set by the CSRF middleware), for forms that post; empty
+    where the middleware did not run."""
+    token = request.scope.get("csrftoken")
+    return str(token()) if callable(token) else ""
 
 
 def flash(request: Request, text: str, kind: FlashKind = "success") -> None:

@@ -15,7 +15,7 @@ from accord.core.access import Principal
 from accord.core.contributions import DashboardWidget, RenderContext
 from accord.core.security import User
 from accord.ui.dashboard import PERIODS, parse_filters, product_line_choices, team_choices
-from accord.ui.site import Site
+from accord.ui.site import Site, csrf_token
 from accord.ui.widgets import KERNEL_WIDGETS
 
 log = logging.getLogger("accord.ui")
@@ -39,7 +39,11 @@ def routes(site: Site) -> list[BaseRoute]:
             product_lines=product_line_choices(session, sources),
         )
         context = RenderContext(
-            session=session, user=user, params=dict(request.query_params), filters=bar.filters
+            session=session,
+            user=user,
+            params=dict(request.query_params),
+            filters=bar.filters,
+            csrftoken=csrf_token(request),
         )
         tiles = [(widget, render_widget(widget, context)) for widget in allowed(principal)]
         values = {"tiles": tiles, "bar": bar, "periods": PERIODS}

@@ -295,9 +295,9 @@ def render_send(context: RenderContext) -> str:
     note = Markup("<small class='campaigns-sent'>{}</small>").format(message) if message else ""
     return str(
         Markup(
-            "<form method='post' action='/campaigns/{}/send'>"
+            "<form method='post' action='/campaigns/{}/send'>{}"
             "<button type='submit'>Send the mass e-mail</button>{}</form>"
-        ).format(campaign.id, note)
+        ).format(campaign.id, context.csrf_field(), note)
     )
 
 

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from accord.api import AccessDeniedError, Partner, Principal, RenderContext, utcnow
+from accord.api import AccessDeniedError, Partner, Principal, render_context, utcnow
 
 from .models import CreditLine, Invoice
 from .receivables import ReceivableError, register_payment
@@ -28,14 +28,15 @@ SWAP_REFUSALS = (
 )
 
 
-def payment_form(invoice: Invoice, principal: Principal | None) -> Markup:
-    """A one-line form under an open invoice, for holders of the payment permission."""
+def payment_form(invoice: Invoice, principal: Principal | None, csrf: Markup) -> Markup:
+    """A one-line form under an open invoice, for holders of the payment permission;
+    ``csrf`` is the panel's ``RenderContext.csrf_field()``."""
     if principal is None or not principal.can(RECORD_PAYMENTS):
         return Markup("")
     return Markup(
         '<form class="inline" method="post" action="/collections/invoices/{id}/payments" '
         'hx-post="/collections/invoices/{id}/payments" hx-target="closest .collections-invoices" '
-        'hx-swap="outerHTML" {swap}>'
+        'hx-swap="outerHTML" {swap}>{csrf}'
         '<label>Paid <input name="amount" inputmode="decimal" size="9" value="{balance}" '
         'aria-label="Amount paid on {number}"></label> '
         '<label>on <input name="paid_on" type="date" value="{today}"></label> '
@@ -44,20 +45,23 @@ def payment_form(invoice: Invoice, principal: Principal | None) -> Markup:
     ).format(
         id=invoice.id,
         swap=Markup(SWAP_REFUSALS),
+        csrf=csrf,
         balance=f"{invoice.balance:.2f}",
         number=invoice.number,
         today=utcnow().date().isoformat(),
     )
 
 
-def credit_form(partner_id: int, line: CreditLine | None, principal: Principal | None) -> Markup:
+def credit_form(
+    partner_id: int, line: CreditLine | None, principal: Principal | None, csrf: Markup
+) -> Markup:
     if principal is None or not principal.can(MANAGE_CREDIT):
         return Markup("")
     limit = "" if line is None or line.credit_limit is None else f"{line.credit_limit:.2f}"
     return Markup(
         '<form method="post" action="/collections/partners/{id}/credit" '
         'hx-post="/collections/partners/{id}/credit" hx-target="closest .collections-credit" '
-        'hx-swap="outerHTML" {swap}>'
+        'hx-swap="outerHTML" {swap}>{csrf}'
         '<label>Credit line <input name="credit_limit" inputmode="decimal" size="10" '
         'value="{limit}" placeholder="company default"></label> '
         '<label>Rating <input name="rating" size="4" maxlength="10" value="{rating}"></label> '
@@ -65,6 +69,7 @@ def credit_form(partner_id: int, line: CreditLine | None, principal: Principal |
     ).format(
         id=partner_id,
         swap=Markup(SWAP_REFUSALS),
+        csrf=csrf,
         limit=limit,
         rating=line.rating if line is not None else "",
     )
@@ -95,11 +100,9 @@ def record_payment(request: Request, invoice_id: int, form: Mapping[str, str]) -
     def panel(problem: str = "") -> str:
         if on_invoice:
             found = session.get(Invoice, invoice_id)
-            return render_payments(RenderContext(session=session, user=None, record=found), problem)
+            return render_payments(render_context(request, found), problem)
         partner = session.get(Partner, partner_id)
-        return render_open_invoices(
-            RenderContext(session=session, user=None, record=partner), problem
-        )
+        return render_open_invoices(render_context(request, partner), problem)
 
     try:
         paid_on = dt.date.fromisoformat(form.get("paid_on", "").strip())
@@ -124,7 +127,7 @@ def save_credit_line(request: Request, partner_id: int, form: Mapping[str, str])
     partner = session.get(Partner, partner_id)
     if partner is None:
         return HTMLResponse("No such customer, or not one you may see.", status_code=404)
-    context = RenderContext(session=session, user=None, record=partner)
+    context = render_context(request, partner)
     if not principal.can(MANAGE_CREDIT):
         problem = f"{principal} may not set credit lines (it takes {MANAGE_CREDIT!r})."
         return _answer(request, f"/partners/{partner_id}", render_credit(context, problem), 422)

@@ -142,7 +142,7 @@ def render_payments(context: RenderContext, problem: str = "") -> str:
         form = Markup(
             '<form method="post" action="/collections/invoices/{id}/payments" '
             'hx-post="/collections/invoices/{id}/payments" '
-            'hx-target="closest .collections-payments" hx-swap="outerHTML" {swap}>'
+            'hx-target="closest .collections-payments" hx-swap="outerHTML" {swap}>{csrf}'
             '<input type="hidden" name="panel" value="invoice">'
             '<label>Amount paid <input name="amount" inputmode="decimal" value="{balance}">'
             "</label>"
@@ -152,6 +152,7 @@ def render_payments(context: RenderContext, problem: str = "") -> str:
         ).format(
             id=invoice.id,
             swap=Markup(SWAP_REFUSALS),
+            csrf=context.csrf_field(),
             balance=f"{invoice.balance:.2f}",
             today=utcnow().date().isoformat(),
         )

@@ -18,6 +18,7 @@ from accord.api import (
     RenderContext,
     TransitionError,
     principal_of,
+    render_context,
     runtime_of,
 )
 from accord.plugins.orders.api import Order, OrderError, confirm
@@ -28,10 +29,10 @@ from .forms import SWAP_REFUSALS
 from .security import OVERRIDE_BLOCK
 
 
-def block_panel(session: Session, order: Order, principal: Principal, error: str = "") -> str:
+def block_panel(context: RenderContext, order: Order, principal: Principal, error: str = "") -> str:
     if order.state != "draft":
         return ""
-    reason = confirmation_block(session, order, principal, {})
+    reason = confirmation_block(context.session, order, principal, {})
     if reason is None:
         return ""
     problem = Markup('<p class="error" role="alert">{}</p>').format(error) if error else ""
@@ -40,11 +41,16 @@ def block_panel(session: Session, order: Order, principal: Principal, error: str
         form = Markup(
             '<form hx-post="/collections/orders/{id}/override" hx-target="closest .credit-block"'
             ' hx-swap="outerHTML" {swap} method="post"'
-            ' action="/collections/orders/{id}/override">'
+            ' action="/collections/orders/{id}/override">{csrf}'
             '<label for="credit-override-{id}">Confirm anyway, because</label>'
             '<textarea id="credit-override-{id}" name="{name}" required rows="2"></textarea>'
             '<button type="submit">Confirm despite the credit block</button></form>'
-        ).format(id=order.id, name=OVERRIDE_INPUT, swap=Markup(SWAP_REFUSALS))
+        ).format(
+            id=order.id,
+            name=OVERRIDE_INPUT,
+            swap=Markup(SWAP_REFUSALS),
+            csrf=context.csrf_field(),
+        )
     return str(
         Markup(
             '<div class="credit-block"><p><strong>Credit block:</strong> {}</p>{}{}</div>'
@@ -56,7 +62,7 @@ def render_order_block(context: RenderContext) -> str:
     principal = principal_of(context.session)
     if not isinstance(context.record, Order) or principal is None:
         return ""
-    return block_panel(context.session, context.record, principal)
+    return block_panel(context, context.record, principal)
 
 
 def override_confirmation(request: Request, reason: str) -> Response:
@@ -67,7 +73,8 @@ def override_confirmation(request: Request, reason: str) -> Response:
     if order is None:
         return HTMLResponse("No such order, or not one you may see.", status_code=404)
     if not reason:
-        return HTMLResponse(block_panel(session, order, principal, "Give the reason."), 422)
+        context = render_context(request, order)
+        return HTMLResponse(block_panel(context, order, principal, "Give the reason."), 422)
     try:
         # Through the orders' own confirmation: availability is asked first and the
         # order's confirmation time and user are kept, as for any confirmation.
@@ -77,7 +84,8 @@ def override_confirmation(request: Request, reason: str) -> Response:
         message = getattr(refused, "reason", str(refused))
         order = session.get(Order, order.id)
         assert order is not None
-        return HTMLResponse(block_panel(session, order, principal, message), 422)
+        context = render_context(request, order)
+        return HTMLResponse(block_panel(context, order, principal, message), 422)
     if request.headers.get("hx-request") == "true":
         return Response(status_code=204, headers={"HX-Refresh": "true"})
     return RedirectResponse(request.headers.get("referer") or "/", status_code=303)

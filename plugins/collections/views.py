@@ -142,7 +142,7 @@ def render_credit(context: RenderContext, problem: str = "") -> str:
     facts = Markup('<dl class="facts">{}</dl>').format(
         Markup("").join(Markup("<dt>{}</dt><dd>{}</dd>").format(k, v) for k, v in rows)
     )
-    form = credit_form(partner_id, line, principal_of(context.session))
+    form = credit_form(partner_id, line, principal_of(context.session), context.csrf_field())
     return str(
         Markup('<div class="collections-credit">{}{}{}</div>').format(
             facts, _problem(problem), form
@@ -167,6 +167,7 @@ def render_open_invoices(context: RenderContext, problem: str = "") -> str:
     if not invoices:
         return str(wrap.format(_problem(problem), Markup('<p class="empty">No open invoices.</p>')))
     principal = principal_of(context.session)
+    csrf = context.csrf_field()
     rows = [
         (
             invoice.number,
@@ -175,7 +176,7 @@ def render_open_invoices(context: RenderContext, problem: str = "") -> str:
             if invoice.due_date < today
             else "not due",
             f"{money(invoice.balance)} {invoice.currency}",
-            payment_form(invoice, principal),
+            payment_form(invoice, principal, csrf),
         )
         for invoice in invoices[:OPEN_SHOWN]
     ]
