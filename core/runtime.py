@@ -108,7 +108,8 @@ class Runtime:
         """User ``user_id`` as ``session``'s transaction sees them, or None for an unknown
         or deactivated user. Call it before anything else runs in that transaction: its
         first statement reads the security version, and a principal kept from an earlier
-        call stands only while the version is the same. On a change the principal is read
+        call stands only while the version is the same (called later in a transaction, it
+        reads the user again and keeps nothing). On a change the principal is read
         again, in the same transaction, so that what the rest of the transaction may do is
         decided by users, roles and teams as that transaction sees them.
 
@@ -120,8 +121,14 @@ class Runtime:
 
         from accord.core.security import SecurityVersion, Team, User, UserRole
 
+        # Only what a transaction reads before it writes anything is kept: one that changed
+        # users itself sees its own raised version, and would leave behind, if it rolled
+        # back, a principal of changes that never happened under a number that will.
+        fresh = not session.in_transaction()
         connection = session.connection()
         version = connection.scalar(select(SecurityVersion.__table__.c.version))
+        if not fresh:
+            version = None
         kept = self._signed_in.get(user_id)
         if kept is not None and version is not None and kept.version == version:
             return kept
@@ -149,7 +156,7 @@ class Runtime:
             team_ids=team_ids,
         )
         found = SignedInUser(version, principal, user.password_hash)
-        if version is not None:  # a database not upgraded yet has no version to keep it by
+        if version is not None:
             if len(self._signed_in) >= PRINCIPALS_KEPT:
                 self._signed_in.clear()
             self._signed_in[user_id] = found

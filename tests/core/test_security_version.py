@@ -97,3 +97,19 @@ def test_principal_for_follows_a_change_made_on_another_connection(accord_db, ac
         connection.execute(text("UPDATE core_user SET active = false"))
     with pytest.raises(AccessDeniedError, match="deactivated"):
         accord_runtime.principal_for(anna.id)
+
+
+def test_a_principal_read_after_a_rolled_back_change_is_not_kept(accord_db, accord_runtime, anna):
+    """A transaction that changed Anna's roles sees its own raised version; had it kept the
+    principal it read, a later change would raise the version to the same number and bring
+    back roles that were rolled back."""
+    session = accord_db.sessions()
+    session.connection().execute(text("UPDATE core_user_role SET role_name = 'salesperson'"))
+    assert accord_runtime.signed_in(session, anna.id).principal.roles == {"salesperson"}
+    session.rollback()
+    session.close()
+    with accord_db.engine.begin() as connection:
+        connection.execute(text("UPDATE core_user SET login = 'anna.b'"))
+    principal = accord_runtime.principal_for(anna.id)
+    assert principal.roles == {"agent"}
+    assert principal.name == "anna.b"
