@@ -66,11 +66,14 @@ def test_upload_map_check_and_import_with_progress(
     client = logged_in("nora", "dummy_note_taker", "back_office")
 
     index = client.get("/imports")
+    form = client.get("/imports/dummy.notes")
     sent = upload(client, NOTES)
     mapping_url = sent.headers["location"]
     mapping = client.get(mapping_url)
 
     assert 'href="/imports/dummy.notes">Notes</a>' in index.text
+    assert form.status_code == 200, form.text
+    assert '<input id="field-file" name="file" type="file"' in form.text
     assert sent.status_code == 303
     assert "notes.csv: CSV, utf-8, semicolon-separated, 3 rows" in mapping.text
     form = mapping_form(mapping.text)
