@@ -232,6 +232,12 @@ def start_worker(config: Path, site: Path, lease: float = 2) -> subprocess.Popen
     )
 
 
+# How long a worker process may take to start and run its job: a bound, not a duration
+# (waits end as soon as the condition holds), generous because a loaded CI machine can give
+# a starting process a small share of a CPU for many seconds.
+PROCESS_WAIT = 60
+
+
 def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -260,7 +266,7 @@ def test_worker_killed_mid_job_runs_it_to_completion_once_after_restart(
 
     first = start_worker(accord_config, jobtest_addon)
     try:
-        wait_for(started.exists, 10, "the job to start its sleep")
+        wait_for(started.exists, PROCESS_WAIT, "the job to start its sleep")
         first.send_signal(signal.SIGKILL)
         first.wait(5)
     finally:
@@ -270,7 +276,9 @@ def test_worker_killed_mid_job_runs_it_to_completion_once_after_restart(
 
     second = start_worker(accord_config, jobtest_addon)
     try:
-        wait_for(lambda: job(accord_db, job_id).state == JobState.DONE, 10, "the job to finish")
+        wait_for(
+            lambda: job(accord_db, job_id).state == JobState.DONE, PROCESS_WAIT, "the job to finish"
+        )
         second.send_signal(signal.SIGTERM)
         output = second.communicate(timeout=5)[0].decode()
         assert second.returncode == 0, output
@@ -332,7 +340,7 @@ def test_a_dead_workers_lease_stops_being_renewed_and_its_job_is_taken_over(
     job_id, started = sleeping_job(accord_db, tmp_path, seconds=60)
     worker = start_worker(accord_runtime.config_path, jobtest_addon, lease=1)
     try:
-        wait_for(started.exists, 10, "the job to start its sleep")
+        wait_for(started.exists, PROCESS_WAIT, "the job to start its sleep")
         started_at = dt.datetime.now(dt.UTC)
         time.sleep(2)
         alive = job(accord_db, job_id)
