@@ -24,8 +24,10 @@ Fixtures, from the bottom up:
   in ``.messages``.
 
 ``run_jobs(runtime)`` runs what the job runner would run now (mail deliveries included).
-``submit_form(client, page, action, **values)`` posts a page's form as a browser without
-JavaScript does, and ``post_forms(page)`` lists what each form would send.
+``signed_in_client(runtime, login, password)`` is a web client signed in as that user;
+``post_form(client, path, **data)`` posts a form with the CSRF token; ``submit_form(client,
+page, action, **values)`` posts a page's own form as a browser without JavaScript does, and
+``post_forms(page)`` lists what each form would send.
 """
 
 from __future__ import annotations
@@ -428,6 +430,27 @@ class _PostForms(HTMLParser):
             self.select = None
         elif tag == "textarea":
             self.textarea = None
+
+
+def signed_in_client(runtime: Runtime, login: str, password: str) -> Any:
+    """A Starlette ``TestClient`` of the web app of ``runtime``, signed in as ``login``
+    through the login form as a browser is (redirects are not followed). A refused
+    sign-in fails the test."""
+    from starlette.testclient import TestClient
+
+    from accord.ui import create_app
+
+    client = TestClient(create_app(runtime), follow_redirects=False)
+    client.get("/login")
+    response = post_form(client, "/login", login=login, password=password)
+    if response.status_code != 303:
+        pytest.fail(f"signing in as {login!r} was refused ({response.status_code})")
+    return client
+
+
+def post_form(client: Any, path: str, **data: str) -> Any:
+    """POST ``data`` as a form to ``path`` with the client's CSRF token in its field."""
+    return client.post(path, data={"csrftoken": client.cookies["csrftoken"], **data})
 
 
 def post_forms(page: str) -> dict[str, dict[str, str]]:

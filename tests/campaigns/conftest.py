@@ -19,7 +19,7 @@ from accord.core.runtime import Runtime
 from accord.core.security import create_team, create_user
 from accord.plugins.campaigns.api import Campaign, CostLine, record_touch
 from accord.plugins.leads.api import create_lead
-from accord.testing import run_jobs
+from accord.testing import run_jobs, signed_in_client
 from accord.ui import create_app
 
 PASSWORD = "correct horse battery"
@@ -174,13 +174,7 @@ def sign_in(
     accord_runtime: Runtime, accord_db: Database, network: Network
 ) -> Callable[[str], TestClient]:
     def signed_in(login: str) -> TestClient:
-        client = TestClient(create_app(accord_runtime), follow_redirects=False)
-        client.get("/login")
-        token = client.cookies["csrftoken"]
-        response = client.post(
-            "/login", data={"login": login, "password": PASSWORD, "csrftoken": token}
-        )
-        assert response.status_code == 303, response.text
+        client = signed_in_client(accord_runtime, login, PASSWORD)
         client.headers["x-csrftoken"] = client.cookies["csrftoken"]
         return client
 

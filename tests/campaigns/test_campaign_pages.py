@@ -11,16 +11,13 @@ import pytest
 from sqlalchemy import func, select
 
 from accord.plugins.campaigns.api import Campaign, Segment, TrackedLink
+from accord.testing import post_form as post
 from accord.testing import run_jobs, submit_form
 
 
 @pytest.fixture
 def accord_extra_settings(smtp_server):
     return smtp_server.settings
-
-
-def post(client, path, **data):
-    return client.post(path, data={"csrftoken": client.cookies["csrftoken"], **data})
 
 
 def error_of(page: str, name: str) -> str:

@@ -10,12 +10,9 @@ from html import unescape
 from sqlalchemy import func, select
 
 from accord.plugins.campaigns.api import Segment, recipients
+from accord.testing import post_form as post
 
 NEW = "/views/campaign_segments/new"
-
-
-def post(client, path, **data):
-    return client.post(path, data={"csrftoken": client.cookies["csrftoken"], **data})
 
 
 def error_of(page: str, name: str) -> str:

@@ -15,7 +15,8 @@ from accord.api import Partner, PartnerKind, Principal
 from accord.core.security import create_user
 from accord.plugins.collections.models import Invoice, InvoiceOrigin, InvoiceStatus
 from accord.plugins.collections.receivables import create_invoice
-from accord.ui import create_app
+from accord.testing import post_form as post
+from accord.testing import signed_in_client
 
 PASSWORD = "correct horse battery"
 TODAY = dt.datetime.now(dt.UTC).date()
@@ -55,17 +56,7 @@ def books(accord_runtime, accord_db) -> dict[str, int]:
 
 
 def browser(runtime, login: str) -> TestClient:
-    client = TestClient(create_app(runtime), follow_redirects=False)
-    client.get("/login")
-    client.post(
-        "/login",
-        data={"login": login, "password": PASSWORD, "csrftoken": client.cookies["csrftoken"]},
-    )
-    return client
-
-
-def post(client: TestClient, path: str, **data: str):
-    return client.post(path, data={"csrftoken": client.cookies["csrftoken"], **data})
+    return signed_in_client(runtime, login, PASSWORD)
 
 
 def invoices(runtime) -> list[tuple[str, Decimal, str]]:

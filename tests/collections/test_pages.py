@@ -23,8 +23,8 @@ from accord.plugins.orders.api import (
     create_offer,
     create_order,
 )
-from accord.testing import post_forms, run_jobs, submit_form
-from accord.ui import create_app
+from accord.testing import post_form as post
+from accord.testing import post_forms, run_jobs, signed_in_client, submit_form
 
 PASSWORD = "correct horse battery"
 TODAY = dt.datetime.now(dt.UTC).date()
@@ -103,18 +103,7 @@ def shop(accord_runtime, accord_db):
 
 
 def browser(runtime, login: str) -> TestClient:
-    client = TestClient(create_app(runtime), follow_redirects=False)
-    client.get("/login")
-    response = client.post(
-        "/login",
-        data={"login": login, "password": PASSWORD, "csrftoken": client.cookies["csrftoken"]},
-    )
-    assert response.status_code == 303, response.text
-    return client
-
-
-def post(client: TestClient, path: str, **data: str):
-    return client.post(path, data={"csrftoken": client.cookies["csrftoken"], **data})
+    return signed_in_client(runtime, login, PASSWORD)
 
 
 def test_the_customer_page_shows_credit_open_invoices_and_aging(accord_runtime, shop):

@@ -17,7 +17,8 @@ from starlette.testclient import TestClient
 
 from accord.api import Partner, PartnerKind
 from accord.plugins.leads.api import Lead, LeadActivity, Opportunity
-from accord.ui import create_app
+from accord.testing import post_form as post
+from accord.testing import signed_in_client
 
 from .conftest import PASSWORD
 
@@ -27,20 +28,9 @@ NEW = "/views/leads/new"
 @pytest.fixture
 def sign_in(accord_runtime, network):
     def signed_in(login: str) -> TestClient:
-        client = TestClient(create_app(accord_runtime), follow_redirects=False)
-        client.get("/login")
-        response = client.post(
-            "/login",
-            data={"login": login, "password": PASSWORD, "csrftoken": client.cookies["csrftoken"]},
-        )
-        assert response.status_code == 303, response.text
-        return client
+        return signed_in_client(accord_runtime, login, PASSWORD)
 
     return signed_in
-
-
-def post(client: TestClient, path: str, **data: str):
-    return client.post(path, data={"csrftoken": client.cookies["csrftoken"], **data})
 
 
 def message_of(page: str, name: str) -> str:

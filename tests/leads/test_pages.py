@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from accord.api import Partner
 from accord.plugins.leads.api import Lead, Opportunity, qualify_lead
-from accord.ui import create_app
+from accord.testing import signed_in_client
 
 from .conftest import PASSWORD
 
@@ -23,13 +23,7 @@ HTMX = {"HX-Request": "true"}
 @pytest.fixture
 def sign_in(accord_runtime, accord_db, network):
     def signed_in(login: str) -> TestClient:
-        client = TestClient(create_app(accord_runtime), follow_redirects=False)
-        client.get("/login")
-        token = client.cookies["csrftoken"]
-        response = client.post(
-            "/login", data={"login": login, "password": PASSWORD, "csrftoken": token}
-        )
-        assert response.status_code == 303, response.text
+        client = signed_in_client(accord_runtime, login, PASSWORD)
         client.headers["x-csrftoken"] = client.cookies["csrftoken"]
         return client
 

@@ -14,7 +14,8 @@ from starlette.testclient import TestClient
 
 from accord.core.security import create_user
 from accord.plugins.orders.api import LineInput, Offer, Order, create_offer, create_order
-from accord.ui import create_app
+from accord.testing import post_form as post
+from accord.testing import signed_in_client
 
 from .conftest import Company
 
@@ -22,17 +23,7 @@ PASSWORD = "correct horse battery"
 
 
 def browser(company: Company, login: str) -> TestClient:
-    client = TestClient(create_app(company.runtime), follow_redirects=False)
-    client.get("/login")
-    client.post(
-        "/login",
-        data={"login": login, "password": PASSWORD, "csrftoken": client.cookies["csrftoken"]},
-    )
-    return client
-
-
-def post(client: TestClient, path: str, **data: str):
-    return client.post(path, data={"csrftoken": client.cookies["csrftoken"], **data})
+    return signed_in_client(company.runtime, login, PASSWORD)
 
 
 @pytest.fixture

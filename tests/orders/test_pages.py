@@ -11,7 +11,8 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from accord.plugins.orders.api import Offer, Order
-from accord.ui import create_app
+from accord.testing import post_form as post
+from accord.testing import signed_in_client
 
 from .conftest import Company
 
@@ -19,18 +20,7 @@ PASSWORD = "correct horse battery"
 
 
 def browser(company: Company, login: str) -> TestClient:
-    client = TestClient(create_app(company.runtime), follow_redirects=False)
-    client.get("/login")
-    response = client.post(
-        "/login",
-        data={"login": login, "password": PASSWORD, "csrftoken": client.cookies["csrftoken"]},
-    )
-    assert response.status_code == 303, response.text
-    return client
-
-
-def post(client: TestClient, path: str, **data: str):
-    return client.post(path, data={"csrftoken": client.cookies["csrftoken"], **data})
+    return signed_in_client(company.runtime, login, PASSWORD)
 
 
 @pytest.fixture

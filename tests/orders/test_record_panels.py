@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 from accord.api import Partner, RecordPanel, RenderContext, hookimpl
 from accord.plugins.orders.api import LineInput, Offer, Order, create_offer, create_order
-from accord.ui import create_app
+from accord.testing import signed_in_client
 
 from .conftest import Company
 
@@ -45,13 +45,7 @@ def customer_of(context: RenderContext) -> str:
 
 
 def browser(company: Company, login: str) -> TestClient:
-    client = TestClient(create_app(company.runtime), follow_redirects=False)
-    client.get("/login")
-    client.post(
-        "/login",
-        data={"login": login, "password": PASSWORD, "csrftoken": client.cookies["csrftoken"]},
-    )
-    return client
+    return signed_in_client(company.runtime, login, PASSWORD)
 
 
 @pytest.fixture
