@@ -164,16 +164,8 @@ def seed_company(session: Session, password: str) -> None:
     for name, kind, parent in TEAMS:
         teams[name] = create_team(session, name, kind, teams[parent] if parent else None)
     users = {
-        login: create_user(
-            session,
-            login,
-            password,
-            name=name,
-            email=f"{login}@demo.example",
-            roles=[role],
-            team=teams[team],
-        )
-        for login, (name, role, team) in PEOPLE.items()
+        login: _hat_user(session, login, password, teams[team])
+        for login, (_, _, team) in PEOPLE.items()
     }
     number = 0
     now = utcnow()
@@ -223,23 +215,23 @@ def add_missing_hats(session: Session, password: str) -> list[str]:
     existing = set(session.scalars(select(User.login).where(User.login.in_(PEOPLE))))
     kinds = {name: kind for name, kind, _ in TEAMS}
     added = []
-    for login, (name, role, team_name) in PEOPLE.items():
+    for login, (_, _, team_name) in PEOPLE.items():
         if login in existing:
             continue
         team = session.scalar(select(Team).where(Team.name == team_name))
         if team is None:
             team = create_team(session, team_name, kinds[team_name])
-        create_user(
-            session,
-            login,
-            password,
-            name=name,
-            email=f"{login}@demo.example",
-            roles=[role],
-            team=team,
-        )
+        _hat_user(session, login, password, team)
         added.append(login)
     return added
+
+
+def _hat_user(session: Session, login: str, password: str, team: Team) -> User:
+    """The demo user ``login`` of ``PEOPLE``, wearing its hat in ``team``."""
+    name, role, _ = PEOPLE[login]
+    return create_user(
+        session, login, password, name=name, email=f"{login}@demo.example", roles=[role], team=team
+    )
 
 
 def _enable_new_built_ins(config: Path, built_in: list[str], report: Callable[[str], None]) -> None:
