@@ -242,6 +242,7 @@ def record_creations(
     fields: set[str] = set()  # the fields whose treatment is known
     masked: set[str] = set()
     skipped = set(_NOT_AUDITED_FIELDS)
+    encode = json.JSONEncoder(default=_plain, ensure_ascii=False).encode  # json.dumps's, once
     rows = []
     for record_id, values in records:
         if not fields.issuperset(values):
@@ -250,13 +251,14 @@ def record_creations(
                     masked.add(name)
             fields.update(values)
         kept = {
-            name: MASK if name in masked else value
+            name: value
             for name, value in values.items()
             if value is not None and value != "" and name not in skipped
         }
+        if masked:
+            kept.update((name, MASK) for name in masked.intersection(kept))
         if kept:
-            created = json.dumps(kept, default=_plain, ensure_ascii=False)
-            rows.append((table, record_id, CREATED, created, "create", actor, when, context))
+            rows.append((table, record_id, CREATED, encode(kept), "create", actor, when, context))
     insert_tuples(
         connection,
         "core_audit",

@@ -52,13 +52,15 @@ def insert_records(session: Session, model: type[Any], rows: Sequence[dict[str, 
     ]
     insert_values(session.connection(), table, values)
     _check_created(session, model, getattr(model, key_attribute), ids)
+    audited = (
+        values
+        if not renamed and key.key == key_attribute
+        else [{key_attribute: record_id, **row} for record_id, row in zip(ids, rows, strict=True)]
+    )
     record_creations(
         session,
         model,
-        (
-            (str(record_id), {key_attribute: record_id, **row})
-            for record_id, row in zip(ids, rows, strict=True)
-        ),
+        ((str(record_id), row) for record_id, row in zip(ids, audited, strict=True)),
     )
     return ids
 
