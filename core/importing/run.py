@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy import String, Table, bindparam, select, update
@@ -162,30 +163,34 @@ def check_rows(
     importer: Importer, sheet: Sheet, columns: ColumnMap
 ) -> tuple[list[_Checked], list[RowError]]:
     """Parse every mapped cell; the rows that passed and the errors of the others."""
-    fields = [(importer.field(name), index) for name, index in columns.fields.items()]
-    fields.sort(key=lambda pair: pair[0].name)
+    fields = sorted(
+        ((importer.field(name), index) for name, index in columns.fields.items()),
+        key=lambda pair: pair[0].name,
+    )
+    plan = [(item.name, item.parse, item.required, index) for item, index in fields]
+    indexes = [index for _, index in fields]
+    width = max(indexes, default=-1) + 1
+    pick = itemgetter(*indexes) if len(indexes) > 1 else lambda cells: (cells[indexes[0]],)
     external = importer.external_id if importer.external_id in columns.fields else None
     seen: dict[str, int] = {}
     good: list[_Checked] = []
     errors: list[RowError] = []
     for line, cells in sheet.rows:
+        if len(cells) < width:  # a short row: its missing cells are blank
+            cells = [*cells, *[""] * (width - len(cells))]
+        raw: tuple[str, ...] = pick(cells) if indexes else ()
         values: dict[str, Any] = {}
-        raw: list[str] = []
         failed = False
-        width = len(cells)
-        for item, index in fields:
-            cell = cells[index] if index < width else ""
-            raw.append(cell)
+        for (name, parse, required, index), cell in zip(plan, raw, strict=True):
             if not cell:
-                values[item.name] = None
-                if item.required:
-                    errors.append(
-                        RowError(line, columns.headers[index], f"{item.label} is required")
-                    )
+                values[name] = None
+                if required:
+                    label = importer.field(name).label
+                    errors.append(RowError(line, columns.headers[index], f"{label} is required"))
                     failed = True
                 continue
             try:
-                values[item.name] = item.parse(cell)
+                values[name] = parse(cell)
             except ValueError as error:
                 errors.append(RowError(line, columns.headers[index], str(error)))
                 failed = True
