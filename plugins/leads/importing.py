@@ -170,6 +170,11 @@ class _Probe:
     and a merge read and write, without building an ORM object per row."""
 
     id: int | None = None  # a new lead's, once inserted
+    owner_id: int | None
+    team_id: int | None
+    state: str
+    version: int
+    score: int
 
     def __init__(self, values: dict[str, Any]) -> None:
         self.__dict__.update(values)
@@ -257,13 +262,16 @@ class _Batch:
         return min(weighed, key=lambda pair: (-len(pair[1]), pair[0].order))
 
     def _create(self, position: int, data: LeadData, keys: dict[str, str]) -> None:
-        values = {**data.model_dump(), **keys, "touches": 0}
-        owner_id, team_id = self.assigner.choose(_Probe(values))
-        values.update(owner_id=owner_id, team_id=team_id, state="new", version=1)
-        values["score"] = score_of(self.settings, cast(Lead, _Probe(values)))
-        new = _New(position, values, _Probe(dict(values)))
+        values = data.model_dump()
+        values.update(keys)
+        values["touches"] = 0
+        lead = _Probe(values)  # one copy: the lead as later rows merge into it
+        lead.owner_id, lead.team_id = self.assigner.choose(lead)
+        lead.state, lead.version = "new", 1
+        lead.score = score_of(self.settings, cast(Lead, lead))
+        new = _New(position, dict(lead.__dict__), lead)
         self.new.append(new)
-        self.know(_Candidate((1, len(self.new)), new.current, new))
+        self.know(_Candidate((1, len(self.new)), lead, new))
 
     def _merge(
         self,
@@ -306,7 +314,8 @@ def write_leads(session: Session, rows: Sequence[ImportRow]) -> list[Written | R
     outcomes: list[Written | Refused | None] = [None] * len(rows)
     parsed: list[tuple[int, LeadData, dict[str, str]]] = []
     for position, row in enumerate(rows):
-        values = {name: row.values[name] for name in LEAD_FIELDS if row.values.get(name)}
+        given = row.values
+        values = {name: value for name in LEAD_FIELDS if (value := given.get(name))}
         try:
             data = LeadData.parse(values)
             check_choices(settings, data)
@@ -371,8 +380,14 @@ def _insert(
             for item in new
         ],
     )
-    created = [payload(_Probe({**item.values, "id": item.id})) for item in new]
-    emit_many(session, "leads.lead_created", created)
+    emit_many(session, "leads.lead_created", [_created_payload(item) for item in new])
+
+
+def _created_payload(item: _New) -> dict[str, Any]:
+    """The event's data about the lead as it was created (later rows may merge into it)."""
+    lead = _Probe(item.values)
+    lead.id = item.id
+    return payload(lead)
 
 
 def _write_merges(
