@@ -4,6 +4,7 @@ active users take turns (round robin)."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -115,15 +116,14 @@ def _pointer(session: Session, rule: str) -> AssignmentPointer:
 class _Rotation:
     """Round robin of one team rule within a batch: the members, and who got the last lead."""
 
-    members: list[int]
+    members: list[int]  # by id, as ``choose`` goes round them
     last: int | None
     team_id: int
     moved: bool = False
 
     def next(self) -> int:
-        after = self.last
-        chosen = next((member for member in self.members if after is None or member > after), None)
-        self.last = chosen if chosen is not None else self.members[0]
+        after = bisect_right(self.members, self.last) if self.last is not None else 0
+        self.last = self.members[after] if after < len(self.members) else self.members[0]
         self.moved = True
         return self.last
 

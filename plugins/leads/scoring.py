@@ -42,7 +42,9 @@ def _points(rule: ScoreRule, lead: Lead) -> int:
 
 def score_of(settings: LeadsSettings, lead: Lead) -> int:
     """The score ``lead`` earns with its fields and touches as they are, from 0 to 100."""
-    total = sum(_points(rule, lead) for rule in settings.scoring)
+    total = 0
+    for rule in settings.scoring:
+        total += _points(rule, lead)
     return max(0, min(100, total))
 
 
