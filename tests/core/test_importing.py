@@ -365,6 +365,29 @@ def test_reimporting_the_same_file_changes_nothing(accord_session: Session) -> N
     assert count(accord_session, AuditEntry) == audit_before
 
 
+def test_the_planner_settings_an_import_needs_are_put_back_for_the_rest_of_the_transaction(
+    accord_session: Session,
+) -> None:
+    """On PostgreSQL the batches' lookups run with index scans preferred and planned for
+    their own keys; the caller's transaction gets its own settings back afterwards."""
+    connection = accord_session.connection()
+    if connection.dialect.name != "postgresql":
+        pytest.skip("planner settings are PostgreSQL's")
+    connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+    shown = "SELECT current_setting('enable_seqscan'), current_setting('plan_cache_mode')"
+    seen: list[tuple[str, str]] = []
+
+    def progress(done: int, total: int) -> None:
+        seen.append(tuple(accord_session.connection().exec_driver_sql(shown).one()))
+
+    report = run_import(accord_session, CUSTOMERS, read_sheet(GOOD, "good.csv"), progress=progress)
+
+    assert report.created == 3
+    assert set(seen) == {("off", "force_custom_plan")}
+    after = tuple(accord_session.connection().exec_driver_sql(shown).one())
+    assert after == ("on", "force_generic_plan")
+
+
 def test_a_changed_row_updates_the_record_its_external_id_made(accord_session: Session) -> None:
     run_import(accord_session, CUSTOMERS, read_sheet(GOOD, "good.csv"))
     accord_session.commit()
