@@ -142,8 +142,9 @@ class BatchAssigner:
 
     def choose(self, lead: Any) -> tuple[int | None, int | None]:
         """The owner and team of the first rule that matches, or ``(None, None)``."""
+        probe = cast(Lead, lead)
         for number, rule in enumerate(self.rules, start=1):
-            if matches(rule, cast(Lead, lead)):
+            if matches(rule, probe):
                 return self._apply(number, rule)
         return None, None
 

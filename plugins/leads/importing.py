@@ -154,6 +154,7 @@ FIELDS = (
     ),
 )
 LEAD_FIELDS = tuple(item.name for item in FIELDS if item.name != "ref")
+_LEAD_FIELDS = frozenset(LEAD_FIELDS)
 
 
 # --- the batch ------------------------------------------------------------------------------
@@ -314,8 +315,9 @@ def write_leads(session: Session, rows: Sequence[ImportRow]) -> list[Written | R
     outcomes: list[Written | Refused | None] = [None] * len(rows)
     parsed: list[tuple[int, LeadData, dict[str, str]]] = []
     for position, row in enumerate(rows):
-        given = row.values
-        values = {name: value for name in LEAD_FIELDS if (value := given.get(name))}
+        values = {
+            name: value for name, value in row.values.items() if value and name in _LEAD_FIELDS
+        }
         try:
             data = LeadData.parse(values)
             check_choices(settings, data)
