@@ -80,8 +80,10 @@ def phone_key(phone: str, country: str) -> str:
     return parsed_phone_key(phone, country)
 
 
+@lru_cache(maxsize=16384)
 def parsed_phone_key(phone: str, country: str) -> str:
-    """``phone_key`` by libphonenumber's parser, whatever the number's format."""
+    """``phone_key`` by libphonenumber's parser, whatever the number's format. A number is
+    parsed once per country (a file repeats a company's switchboard on many rows)."""
     text = phone.strip()
     if not text:
         return ""
