@@ -77,6 +77,7 @@ class Claimed:
     key: str
     attempts: int
     max_attempts: int | None
+    created_at: dt.datetime
 
 
 def new_worker_id() -> str:
@@ -169,6 +170,7 @@ def claim(
                 Job.attempts,
                 Job.max_attempts,
                 Job.run_after,
+                Job.created_at,
             )
         )
         rows = session.connection().execute(statement).all()
@@ -181,6 +183,7 @@ def claim(
             key=row.idempotency_key,
             attempts=row.attempts,
             max_attempts=row.max_attempts,
+            created_at=row.created_at,
         )
         for row in sorted(rows, key=lambda row: (row.run_after, row.id))
     ]
@@ -511,7 +514,7 @@ class JobRunner:
             subscriber = self.subscribers.get(claimed.target)
             if subscriber is None:
                 raise LookupError(f"no event subscriber named {claimed.target!r} is enabled")
-            subscriber.handle(session, Event(subscriber.event, claimed.payload))
+            subscriber.handle(session, Event(subscriber.event, claimed.payload, claimed.created_at))
             return
         job_type = self.job_types.get(claimed.target)
         if job_type is None:
