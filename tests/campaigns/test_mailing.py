@@ -98,7 +98,7 @@ def test_the_segment_gets_one_mail_each_over_smtp(
     assert len(smtp_server.messages) == 2
 
 
-def test_the_personal_link_in_the_mail_records_who_clicked(
+def test_the_personal_link_in_the_mail_records_an_email_click_of_who_clicked(
     accord_runtime, as_user, network, newsletter, smtp_server, anonymous, system
 ):
     campaign_id, leads = newsletter
@@ -110,8 +110,10 @@ def test_the_personal_link_in_the_mail_records_who_clicked(
     response = anonymous.get(path)
     assert response.headers["location"].startswith("https://caffe.example/grinders?")
     with system() as session:
-        click = session.scalars(select(Touch).where(Touch.kind == "link_click")).one()
+        click = session.scalars(select(Touch).where(Touch.kind == "email_clicked")).one()
         assert (click.lead_id, click.utm_source) == (leads["anna"], "newsletter")
+        assert click.email == "anna@castello.example"
+        assert session.scalars(select(Touch).where(Touch.kind == "link_click")).all() == []
 
 
 def test_unsubscribe_asks_first_then_is_honoured_by_every_later_send(
