@@ -269,6 +269,7 @@ class LeaseKeeper:
         self._running: Claimed | None = None
         self._claimed_at = 0.0
         self._lock = threading.Lock()
+        self._giving_back = threading.Lock()
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -291,17 +292,26 @@ class LeaseKeeper:
 
     def give_back(self) -> None:
         """Return the jobs still waiting to the queue (stopping, overdue, or an error)."""
-        with self._lock:
-            jobs, self._waiting = self._waiting, []
-        if not jobs:
-            return
-        try:
-            release(self.db, self.worker_id, jobs)
-        except SQLAlchemyError as error:
-            # They are no longer held, so their lease runs out and another worker runs them.
-            log.warning(
-                "worker %s: cannot give back %d job(s): %s", self.worker_id, len(jobs), error
-            )
+        with self._giving_back:
+            with self._lock:
+                jobs, self._waiting = self._waiting, []
+            if not jobs:
+                return
+            try:
+                release(self.db, self.worker_id, jobs)
+            except SQLAlchemyError as error:
+                # No longer held: their lease runs out and another worker runs them.
+                log.warning(
+                    "worker %s: cannot give back %d job(s): %s", self.worker_id, len(jobs), error
+                )
+
+    def settle(self) -> None:
+        """Wait for jobs being given back to be in the queue again. A worker that finds
+        nothing more to run claims again: jobs the lease thread took from it a moment ago,
+        still marked as its own until that release commits, would be neither run by it
+        nor found by its claim, and would wait for the next worker."""
+        with self._giving_back:
+            pass
 
     def renew(self) -> int:
         """Extend the lease of every job held that this worker still holds; returns how
@@ -470,6 +480,7 @@ class JobRunner:
         leases = LeaseKeeper(self.db, self.worker_id, self.lease_seconds)
         try:
             while ran < limit and not stopping():
+                leases.settle()
                 batch = claim(
                     self.db, self.worker_id, self.lease_seconds, now, min(CLAIM_BATCH, limit - ran)
                 )
