@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from accord.plugins.campaigns.api import Campaign, Segment, Touch, TrackedLink, start_mailing
+from accord.plugins.campaigns.api import Campaign, Touch, TrackedLink, start_mailing
 from accord.plugins.campaigns.mailing import web_addresses
 from accord.plugins.campaigns.responses import PIXEL, open_token
 from accord.plugins.leads.api import Lead
@@ -50,17 +50,15 @@ class Page(HTMLParser):
 
 
 @pytest.fixture
-def mailing(network, make_lead, make_campaign, system, as_user, accord_runtime, smtp_server):
+def mailing(
+    network, make_lead, make_campaign, make_segment, system, as_user, accord_runtime, smtp_server
+):
     """The spring newsletter, whose text names the grinders' page and which has a tracked
     link to the offer, sent to Anna and Bruno; returns the campaign, the leads and Anna's
     mail as received."""
     anna = make_lead(network["sam"], first_name="Anna", email="anna@castello.example")
     bruno = make_lead(network["sue"], first_name="Bruno", email="bruno@bar.example")
-    with system() as session:
-        segment = Segment(name="Web leads", target="leads", criteria={"channels": ["web_form"]})
-        session.add(segment)
-        session.flush()
-        segment_id = segment.id
+    segment_id = make_segment()
     campaign_id = make_campaign(
         "Spring newsletter",
         "newsletter",

@@ -30,7 +30,7 @@ def accord_extra_settings(smtp_server):
 
 
 @pytest.fixture
-def newsletter(network, make_lead, make_campaign, system):
+def newsletter(network, make_lead, make_campaign, make_segment, system):
     leads = {
         "anna": make_lead(network["sam"], first_name="Anna", email="anna@castello.example"),
         "bruno": make_lead(network["sue"], first_name="Bruno", email="Bruno@Bar.example"),
@@ -39,11 +39,7 @@ def newsletter(network, make_lead, make_campaign, system):
         ),
         "dino": make_lead(network["sam"], first_name="Dino"),  # no address
     }
-    with system() as session:
-        segment = Segment(name="Web leads", target="leads", criteria={"channels": ["web_form"]})
-        session.add(segment)
-        session.flush()
-        segment_id = segment.id
+    segment_id = make_segment()
     campaign_id = make_campaign(
         "Spring newsletter",
         "newsletter",
