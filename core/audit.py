@@ -59,14 +59,13 @@ from sqlalchemy import (
     Update,
     and_,
     event,
-    insert,
     inspect,
     select,
     tuple_,
 )
 from sqlalchemy.orm import Mapped, Mapper, ORMExecuteState, Session, mapped_column, sessionmaker
 
-from accord.core.bulk import insert_tuples
+from accord.core.bulk import PreparedInsert, insert_tuples
 from accord.core.db import Base, utcnow
 from accord.core.errors import AccordError
 
@@ -243,7 +242,7 @@ def record_creations(
     masked: set[str] = set()
     skipped = set(_NOT_AUDITED_FIELDS)
     encode = json.JSONEncoder(default=_plain, ensure_ascii=False).encode  # json.dumps's, once
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for record_id, values in records:
         if not fields.issuperset(values):
             for name in values:
@@ -306,7 +305,10 @@ def _refuse_changed_entries(session: Session, flush_context: Any, instances: Any
             )
 
 
-_INSERT_ENTRIES = insert(cast(Table, AuditEntry.__table__))
+_INSERT_ENTRIES = PreparedInsert(
+    cast(Table, AuditEntry.__table__),
+    ("model", "record_id", "field", "old_value", "new_value", "action", "actor", "at", "context"),
+)
 
 
 def _write(
@@ -322,39 +324,17 @@ def _write(
     actor = str(session.info.get("actor") or UNKNOWN_ACTOR)
     context = str(session.info.get("context") or "")
     when = at or utcnow()
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for action, record_id, field, old, new in changes:
         if field == CREATED:  # ``new`` is the creation's object, shown already
-            rows.append(
-                {
-                    "model": table,
-                    "record_id": record_id,
-                    "field": field,
-                    "old_value": None,
-                    "new_value": new,
-                    "action": action,
-                    "actor": actor,
-                    "at": when,
-                    "context": context,
-                }
-            )
+            rows.append((table, record_id, field, None, new, action, actor, when, context))
             continue
         secret = _is_secret(model, field)
-        rows.append(
-            {
-                "model": table,
-                "record_id": record_id,
-                "field": field,
-                "old_value": None if action == "create" else MASK if secret else _json(old),
-                "new_value": None if action == "delete" else MASK if secret else _json(new),
-                "action": action,
-                "actor": actor,
-                "at": when,
-                "context": context,
-            }
-        )
+        old_value = None if action == "create" else MASK if secret else _json(old)
+        new_value = None if action == "delete" else MASK if secret else _json(new)
+        rows.append((table, record_id, field, old_value, new_value, action, actor, when, context))
     if rows:
-        (connection or session.connection()).execute(_INSERT_ENTRIES, rows)
+        _INSERT_ENTRIES(connection or session.connection(), rows)
 
 
 def _is_secret(model: type[Any], field: str) -> bool:

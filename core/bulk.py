@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Dialect, Table
 
 
 def insert_values(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -95,3 +95,46 @@ def insert_tuples(
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     values = f"({', '.join([mark] * len(columns))})"
     connection.exec_driver_sql(f"INSERT INTO {quote(name)} ({listed}) VALUES {values}", list(rows))
+
+
+class PreparedInsert:
+    """An INSERT of the same columns of one table, written once per dialect as the driver's
+    SQL with the columns' value converters: for the kernel's own rows written on every
+    change (audit entries, workflow history, outbox events), which a Core ``insert()``
+    would compile, look up in its cache and convert afresh at each execution, at several
+    times the driver's cost per row. Statement events (SQL logging, statement counts)
+    still see it."""
+
+    def __init__(self, table: Table, columns: Sequence[str]) -> None:
+        self.table = table
+        self.columns = tuple(columns)
+        self._prepared: dict[str, tuple[str, tuple[Any, ...]]] = {}
+
+    def __call__(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert ``rows``, each the values of ``columns`` in their order as Python holds
+        them (a datetime, not its text): one execute, an executemany for several."""
+        if not rows:
+            return
+        dialect = connection.dialect
+        prepared = self._prepared.get(dialect.name)
+        if prepared is None:
+            prepared = self._prepared[dialect.name] = self._prepare(dialect)
+        sql, processors = prepared
+        converted = [
+            tuple(
+                value if processor is None or value is None else processor(value)
+                for processor, value in zip(processors, row, strict=True)
+            )
+            for row in rows
+        ]
+        connection.exec_driver_sql(sql, converted[0] if len(converted) == 1 else converted)
+
+    def _prepare(self, dialect: Dialect) -> tuple[str, tuple[Any, ...]]:
+        quote = dialect.identifier_preparer.quote
+        listed = ", ".join(quote(self.table.c[name].name) for name in self.columns)
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        marks = ", ".join([mark] * len(self.columns))
+        processors = tuple(
+            self.table.c[name].type._cached_bind_processor(dialect) for name in self.columns
+        )
+        return f"INSERT INTO {quote(self.table.name)} ({listed}) VALUES ({marks})", processors

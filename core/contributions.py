@@ -123,10 +123,12 @@ class Workflow:
 
 @dataclass(frozen=True)
 class Event:
-    """A fact that happened and was committed, as subscribers receive it."""
+    """A fact that happened and was committed, as subscribers receive it. ``occurred_at``
+    is when it was emitted (its outbox row's time), however late the subscriber runs."""
 
     name: str
     payload: dict[str, Any]
+    occurred_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -357,8 +359,10 @@ class FormField:
     ``textarea``, a number, a date, a boolean, an enum as ``choice``, a foreign key as
     ``reference``), ``required`` from ``NOT NULL`` without a default, ``choices`` from the
     enum's values. ``choices`` may also be a function of the request's session (the
-    channels of the plugin's settings). A ``reference`` is picked by searching the rows the
-    user may read; ``multiple`` picks any number of the choices (a tuple of values).
+    channels of the plugin's settings); a ``choice`` whose function gives none (a setting
+    left empty, meaning any value) is then typed in as text. A ``reference`` is picked by
+    searching the rows the user may read; ``multiple`` picks any number of the choices (a
+    tuple of values).
 
     A field may also be an attribute of the model that is no column (a property reading a
     JSON column): it needs ``kind``, and the view's ``create`` and ``update`` store it."""

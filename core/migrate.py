@@ -16,7 +16,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Connection
+from sqlalchemy import Connection, event
+from sqlalchemy.schema import CreateTable, DropTable
 
 from accord.core import migrations
 from accord.core.access import AccessPolicy, Principal
@@ -30,6 +31,7 @@ MIGRATIONS_HOME = Path(migrations.__file__).parent
 KERNEL_VERSIONS = MIGRATIONS_HOME / "versions"
 
 Report = Callable[[str], None]
+BATCH_COPY = "_alembic_tmp_"
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,58 @@ class Migrator:
 
         with self._config(on_version_apply=applied) as config:
             command.downgrade(config, f"{branch}@{target}")
+
+    def drop(
+        self,
+        branch: str,
+        also: Callable[[Connection], None],
+        report: Report = print,
+        *,
+        migrated: bool = True,
+    ) -> None:
+        """Downgrade ``branch`` to base (its tables go, through its own migrations), then
+        run ``also`` on the same connection: one transaction, committed only if all of it
+        worked. PostgreSQL's DDL is transactional; on SQLite too, once the transaction is
+        begun explicitly (Python's driver would otherwise run each DROP on its own)."""
+        self._known(branch)
+        script = self.script()
+
+        def applied(*, step: Any, **_: Any) -> None:
+            for revision in step.up_revision_ids if not step.is_upgrade else ():
+                found = script.get_revision(revision)
+                owner = self.branch_of(found) if found is not None else "?"
+                if owner != branch:  # alembic follows depends_on into other branches
+                    raise DatabaseError(
+                        f"dropping {branch!r} would also undo {owner!r}'s revision "
+                        f"{revision}; nothing was changed"
+                    )
+                report(f"  {branch}: undone {revision} {found.doc if found else ''}".rstrip())
+
+        copies: set[str] = set()
+
+        def dropping(connection: Connection, element: Any, *_: Any) -> None:
+            # On SQLite a batch operation copies a table into "_alembic_tmp_<name>" and
+            # drops the original: that DROP is no table going away.
+            if isinstance(element, CreateTable) and element.element.name.startswith(BATCH_COPY):
+                copies.add(element.element.name.removeprefix(BATCH_COPY))
+            elif isinstance(element, DropTable):
+                name = element.element.name
+                if name in copies:
+                    copies.discard(name)
+                else:
+                    report(f"  {branch}: dropping table {name}")
+
+        with self._config(on_version_apply=applied) as config:
+            connection: Connection = config.attributes["connection"]
+            if connection.dialect.name == "sqlite":
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            event.listen(connection, "before_execute", dropping)
+            try:
+                if migrated:
+                    command.downgrade(config, f"{branch}@base")
+                also(connection)
+            finally:
+                event.remove(connection, "before_execute", dropping)
 
     def current(self) -> dict[str, str | None]:
         """Each branch (kernel, every installed plugin that has migrations) and the

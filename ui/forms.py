@@ -71,22 +71,30 @@ class FormState:
 
 def bound(item: Viewable, session: Session) -> Viewable:
     """``item`` with the choices its plugin works out per request (``FormField.choices``
-    as a function of the session: the channels of its settings) filled in."""
+    as a function of the session: the channels of its settings) filled in. A single choice
+    that has no choices today (a setting left empty, which means "any value") is typed in
+    as text, not offered as an empty list."""
     if not any(spec.choices_of is not None for spec in item.fields):
         return item
     sections = tuple(
         Section(
             section.title,
             tuple(
-                spec
-                if spec.choices_of is None
-                else replace(spec, choices=tuple(spec.choices_of(session)))
+                spec if spec.choices_of is None else _with_choices(spec, session)
                 for spec in section.fields
             ),
         )
         for section in item.sections
     )
     return replace(item, sections=sections)
+
+
+def _with_choices(spec: Field, session: Session) -> Field:
+    assert spec.choices_of is not None
+    choices = tuple(spec.choices_of(session))
+    if not choices and spec.kind == "choice":
+        return replace(spec, kind="text", choices=())
+    return replace(spec, choices=choices)
 
 
 def reference_label(session: Session, target: type[Any], value: Any) -> str | None:

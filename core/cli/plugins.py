@@ -1,5 +1,5 @@
 """`accord plugins ...`: what is installed, what enabling one would add, enable, disable,
-and a new add-on package."""
+drop a disabled one's data, and a new add-on package."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ pass_runtime = click.make_pass_decorator(Runtime)
 
 @click.group()
 def plugins() -> None:
-    """List, plan, enable and disable plugins."""
+    """List, plan, enable, disable and drop plugins."""
 
 
 @plugins.command("list")
@@ -119,6 +119,65 @@ def disable(runtime: Runtime, name: str) -> None:
     set_plugin_list(settings.config, remaining)
     click.echo(f"disabled {name!r} in {settings.config}; its tables and data are kept")
     _warn_environment()
+
+
+@plugins.command("drop")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask to type the name (for scripts).")
+@pass_runtime
+def drop(runtime: Runtime, name: str, yes: bool) -> None:
+    """Remove the data of NAME, a disabled plugin: its tables and what the kernel keeps for
+    it. Shows what would go and asks for the plugin's name first."""
+    from accord.core.drop import drop as drop_data
+    from accord.core.drop import plan_drop
+
+    plan = plan_drop(runtime, name)
+    click.echo(f"Dropping {name!r} would remove, for good:")
+    for table, rows in plan.tables:
+        click.echo(f"  drop table {table} ({_count(rows, 'row')})")
+    for role, holders in plan.roles:
+        held = f"held by {_count(holders, 'user')}" if holders else "held by nobody"
+        click.echo(f"  remove role {role} ({held})")
+    for what, count in (
+        ("job of its subscribers and job types", plan.jobs),
+        ("import key of its importers", plan.import_keys),
+        ("workflow history entry of its records", plan.workflow_history),
+    ):
+        if count:
+            click.echo(f"  remove {_count(count, what)}")
+    kept = [
+        f"the audit log ({_count(plan.audit_entries, 'entry')} of its records, and one entry "
+        "per table saying it was dropped)",
+        "the customers' timeline",
+    ]
+    if _has_section(runtime.settings.config, name):
+        kept.append(f"the [{name}] section of {runtime.settings.config.name}")
+    click.echo(f"Kept: {', '.join(kept)}.")
+    if not yes:
+        typed = click.prompt(f"Type {name} to drop it", default="", show_default=False)
+        if typed.strip() != name:
+            raise PluginError(f"you typed {typed.strip()!r}, not {name!r}; nothing was dropped")
+    drop_data(runtime, plan, report=click.echo)
+    click.echo(
+        f"dropped {name!r}; to use it again: accord plugins enable {name} && accord db upgrade "
+        "(its tables come back empty)"
+    )
+
+
+def _count(number: int, noun: str) -> str:
+    if number == 1:
+        return f"1 {noun}"
+    plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+    head, _, tail = noun.partition(" ")
+    if tail:  # "job of its ..." -> "jobs of its ..."
+        plural = f"{_count(2, head)[2:]} {tail}"
+    return f"{number} {plural}"
+
+
+def _has_section(config: Path, name: str) -> bool:
+    import tomlkit
+
+    return config.exists() and name in tomlkit.parse(config.read_text(encoding="utf-8"))
 
 
 def _warn_environment() -> None:

@@ -23,12 +23,13 @@ from functools import partial
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Row, Table, Update, insert, inspect, select
+from sqlalchemy import ColumnElement, Row, Table, Update, inspect, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from accord.core.access import AccessDeniedError, Principal, principal_of
 from accord.core.audit import record_changes
+from accord.core.bulk import PreparedInsert
 from accord.core.db import utcnow
 from accord.core.events import OutboxEvent
 from accord.core.workflow.build import Machine, Step, build_machines
@@ -69,22 +70,27 @@ class Available:
     required_inputs: tuple[str, ...]
 
 
-_INSERT_HISTORY = insert(cast(Table, TransitionRecord.__table__))
-_INSERT_EVENT = insert(cast(Table, OutboxEvent.__table__))
+_INSERT_HISTORY = PreparedInsert(
+    cast(Table, TransitionRecord.__table__),
+    (
+        "model",
+        "record_id",
+        "workflow",
+        "transition",
+        "from_state",
+        "to_state",
+        "actor",
+        "inputs",
+        "at",
+        "context",
+    ),
+)
+_INSERT_EVENT = PreparedInsert(
+    cast(Table, OutboxEvent.__table__), ("name", "payload", "key", "created_at", "dispatched_at")
+)
 _STATEMENTS_KEPT = 1_000
 """UPDATE statements kept per access condition (one per principal and model); past it the
 cache starts again."""
-
-
-def outbox_row(name: str, payload: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
-    """The outbox row ``accord.core.events.emit`` would add, as INSERT parameters."""
-    return {
-        "name": name,
-        "payload": json.dumps(payload),
-        "key": None,
-        "created_at": now,
-        "dispatched_at": None,
-    }
 
 
 class WorkflowEngine:
@@ -193,22 +199,20 @@ class WorkflowEngine:
         # Plain INSERTs in the same transaction: neither row is a business record to audit
         # or check, and a unit of work costs three times as much per row.
         connection = session.connection()
-        connection.execute(
-            _INSERT_HISTORY,
-            {
-                "model": machine.table,
-                "record_id": str(record_id),
-                "workflow": workflow.name,
-                "transition": transition.name,
-                "from_state": source,
-                "to_state": transition.target,
-                "actor": principal.actor,
-                "inputs": encoded,
-                "at": now,
-                "context": str(session.info.get("context") or ""),
-            },
+        history = (
+            machine.table,
+            str(record_id),
+            workflow.name,
+            transition.name,
+            source,
+            transition.target,
+            principal.actor,
+            encoded,
+            now,
+            str(session.info.get("context") or ""),
         )
-        connection.execute(_INSERT_EVENT, outbox_row(step.event, payload, now))
+        _INSERT_HISTORY(connection, [history])
+        _INSERT_EVENT(connection, [(step.event, json.dumps(payload), None, now, None)])
         if self._hook is not None and self._hook.accord_after_transition.get_hookimpls():
             arguments = {
                 "workflow": workflow,

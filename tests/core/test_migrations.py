@@ -10,27 +10,6 @@ def test_kernel_models_and_migrations_agree(accord_db, accord_runtime):
     assert accord_runtime.migrator.differences(KERNEL) == []
 
 
-def test_every_plugin_models_and_migrations_agree(
-    dummy_plugin_installed, accord_config, accord_clean_environment
-):
-    from accord.core.config_file import set_plugin_list
-    from accord.core.plugin import discover_plugins
-    from accord.core.runtime import Runtime
-
-    every = sorted(discover_plugins())
-    assert "dummy" in every  # the test add-on is part of "every plugin"
-    set_plugin_list(accord_config, every)
-    runtime = Runtime(accord_config)
-    try:
-        runtime.migrator.upgrade(report=lambda line: None)
-        owners = sorted(set(runtime.pm.owned_tables().values()))
-        assert KERNEL in owners
-        for branch in owners:
-            assert runtime.migrator.differences(branch) == [], branch
-    finally:
-        runtime.close()
-
-
 def test_upgrade_reports_each_revision_and_current_shows_branches(accord_cli):
     result = accord_cli("db", "upgrade")
     assert result.exit_code == 0, result.output
@@ -92,3 +71,39 @@ def test_downgrade_accepts_a_relative_target(accord_cli, accord_db, accord_runti
     assert result.exit_code == 0, result.output
     assert "core: downgraded to -1" in result.output
     assert accord_runtime.migrator.current()["core"] == head.down_revision
+
+
+def test_every_plugin_models_and_migrations_agree_and_downgrade_to_base(
+    dummy_plugin_installed, accord_config, accord_clean_environment
+):
+    """Every plugin's models and migrations agree, and its downgrades undo exactly what its
+    upgrades made (what `accord plugins drop` relies on): with every branch back at base
+    only the kernel's tables are left, and upgrading again finds nothing in its way (no
+    leftover index, type or sequence)."""
+    from accord.core.config_file import set_plugin_list
+    from accord.core.plugin import discover_plugins
+    from accord.core.runtime import Runtime
+
+    every = sorted(discover_plugins())
+    assert "dummy" in every  # the test add-on is part of "every plugin"
+    set_plugin_list(accord_config, every)
+    runtime = Runtime(accord_config)
+    try:
+        migrator = runtime.migrator
+        migrator.upgrade(report=lambda line: None)
+        owners = runtime.pm.owned_tables()
+        assert KERNEL in owners.values()
+        for branch in sorted(set(owners.values())):
+            assert migrator.differences(branch) == [], branch
+        kernel = {table for table, owner in owners.items() if owner == KERNEL}
+        plugins = [found.name for found in runtime.pm.loaded if found.name != KERNEL]
+        for name in reversed(plugins):  # dependents first
+            if migrator.current().get(name) is not None:
+                migrator.downgrade(name, "base", report=lambda line: None)
+        assert set(inspect(runtime.db.engine).get_table_names()) == {*kernel, "alembic_version"}
+        assert {branch for branch, at in migrator.current().items() if at} == {KERNEL}
+        migrator.upgrade(report=lambda line: None)
+        for branch in sorted(set(owners.values())):
+            assert migrator.differences(branch) == [], branch
+    finally:
+        runtime.close()

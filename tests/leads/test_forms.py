@@ -20,7 +20,7 @@ from accord.plugins.leads.api import Lead, LeadActivity, Opportunity
 from accord.testing import post_form as post
 from accord.testing import signed_in_client
 
-from .conftest import PASSWORD
+from .conftest import LEADS_SETTINGS, PASSWORD
 
 NEW = "/views/leads/new"
 
@@ -84,6 +84,38 @@ def test_a_lead_typed_in_goes_through_the_service(sign_in, network, system):
         assert lead.score > 0
         [story] = session.scalars(select(LeadActivity).where(LeadActivity.lead_id == lead_id))
         assert story.subject == "Lead created from trade fair"
+
+
+def product_line_input(page: str) -> str:
+    found = re.search(r'<(select|input)[^>]*name="product_line"[^>]*>', page)
+    assert found, "the form has no product line field"
+    return found[0]
+
+
+def test_the_product_lines_of_the_settings_are_offered(sign_in):
+    page = sign_in("sam").get(NEW).text
+    assert product_line_input(page).startswith("<select")
+    assert 'value="grinders"' in page
+
+
+@pytest.mark.parametrize(
+    "leads_settings_text",
+    [LEADS_SETTINGS.replace('product_lines = ["espresso_machines", "grinders", "service"]', "")],
+)
+def test_without_product_lines_in_the_settings_any_is_typed_in(sign_in, network, system):
+    """``[leads] product_lines`` left empty means any product line: the form asks for it
+    as text instead of offering an empty list to pick from."""
+    sam = sign_in("sam")
+    field = product_line_input(sam.get(NEW).text)
+    assert field.startswith("<input")
+    assert 'type="text"' in field
+
+    made = post(sam, NEW, owner_id=str(network["sam"].id), **{**ANNA, "product_line": "roasters"})
+
+    assert made.status_code == 303, problem_of(made.text)
+    with system() as session:
+        lead = session.get_one(Lead, int(made.headers["location"].rsplit("/", 1)[1]))
+        assert lead.product_line == "roasters"
 
 
 def test_without_an_owner_the_assignment_rules_choose(sign_in, network, system):
