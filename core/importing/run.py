@@ -20,7 +20,9 @@ from accord.core.db import Base, utcnow
 from accord.core.errors import AccordError
 from accord.core.importing.fields import Importer, ImportRow, Refused, Written
 from accord.core.importing.mapping import ColumnMap, map_columns
+from accord.core.importing.parsers import NumberCell
 from accord.core.importing.sheets import Sheet
+from accord.core.numbers import Numbers, company_numbers
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(rows_done, rows_total)`` after each batch."""
@@ -159,11 +161,16 @@ class _Checked:
 
 
 def check_rows(
-    importer: Importer, sheet: Sheet, columns: ColumnMap
+    importer: Importer, sheet: Sheet, columns: ColumnMap, numbers: Numbers
 ) -> tuple[list[_Checked], list[RowError]]:
-    """Parse every mapped cell; the rows that passed and the errors of the others."""
+    """Parse every mapped cell, numbers as ``numbers`` writes them; the rows that passed
+    and the errors of the others."""
     fields = [(importer.field(name), index) for name, index in columns.fields.items()]
     fields.sort(key=lambda pair: pair[0].name)
+    parsers = {
+        item.name: item.parse.in_locale(numbers) if isinstance(item.parse, NumberCell) else None
+        for item, _ in fields
+    }
     external = importer.external_id if importer.external_id in columns.fields else None
     seen: dict[str, int] = {}
     good: list[_Checked] = []
@@ -185,7 +192,9 @@ def check_rows(
                     failed = True
                 continue
             try:
-                values[item.name] = item.parse(cell)
+                by_locale = parsers[item.name]
+                # Only a number parser is told a file's number cell from text (PlainNumber).
+                values[item.name] = item.parse(str(cell)) if by_locale is None else by_locale(cell)
             except ValueError as error:
                 errors.append(RowError(line, columns.headers[index], str(error)))
                 failed = True
@@ -218,6 +227,7 @@ def run_import(
     dry_run: bool = False,
     skip_bad_rows: bool = False,
     progress: Progress | None = None,
+    numbers: Numbers | None = None,
 ) -> ImportReport:
     """Import ``sheet`` with ``importer`` through ``session`` (the importing user's).
 
@@ -225,6 +235,8 @@ def run_import(
     left blank, an external id seen twice, a row the importer refuses) and nothing is
     written. With ``skip_bad_rows`` the good rows are written and the bad ones reported.
     A ``dry_run`` reports what would happen and writes nothing. The caller commits.
+    Numbers are read as ``numbers`` writes them: by default the company's
+    (``[company] locale`` of the runtime that opened ``session``).
 
     Raises ``MappingError`` when the columns cannot be mapped (nothing is read then).
     """
@@ -238,7 +250,7 @@ def run_import(
         mapping={name: columns.headers[index] for name, index in columns.fields.items()},
         ignored_columns=columns.ignored,
     )
-    good, errors = check_rows(importer, sheet, columns)
+    good, errors = check_rows(importer, sheet, columns, numbers or company_numbers(session))
     report.errors.extend(errors)
     # With bad rows in the all-or-nothing mode nothing is kept, but the good rows are still
     # written and rolled back, so the report names every problem (the importer's own
