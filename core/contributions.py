@@ -123,10 +123,12 @@ class Workflow:
 
 @dataclass(frozen=True)
 class Event:
-    """A fact that happened and was committed, as subscribers receive it."""
+    """A fact that happened and was committed, as subscribers receive it. ``occurred_at``
+    is when it was emitted (its outbox row's time), however late the subscriber runs."""
 
     name: str
     payload: dict[str, Any]
+    occurred_at: dt.datetime
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,7 @@ class Job(Base):
     locked_until: Mapped[dt.datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[created_at]
+    """When it was asked for; for a subscriber's delivery, when its event was emitted."""
     finished_at: Mapped[dt.datetime | None]
 
 
@@ -148,6 +149,7 @@ def job_values(
     key: str,
     max_attempts: int | None = None,
     run_after: dt.datetime | None = None,
+    created_at: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """The columns of a new pending job, for ``insert_job`` and the batches of dispatch."""
     now = utcnow()
@@ -160,7 +162,7 @@ def job_values(
         "attempts": 0,
         "max_attempts": max_attempts,
         "run_after": run_after or now,
-        "created_at": now,
+        "created_at": created_at or now,
     }
 
 
@@ -206,6 +208,7 @@ def dispatch(
                             event.payload,
                             key,
                             max_attempts=DEFAULT_MAX_ATTEMPTS,
+                            created_at=event.created_at,  # the subscriber's Event.occurred_at
                         ),
                     )
             if deliveries:
@@ -216,7 +219,7 @@ def dispatch(
     return dispatched
 
 
-def _take_events(session: Session, count: int) -> list[Row[int, str, str, str | None]]:
+def _take_events(session: Session, count: int) -> list[Row[int, str, str, str | None, dt.datetime]]:
     """Mark up to ``count`` undispatched events dispatched and return them, oldest first.
 
     One conditional UPDATE does both, so two dispatchers never take the same event: on
@@ -235,7 +238,13 @@ def _take_events(session: Session, count: int) -> list[Row[int, str, str, str | 
         update(OutboxEvent)
         .where(OutboxEvent.id.in_(candidates), OutboxEvent.dispatched_at.is_(None))
         .values(dispatched_at=utcnow())
-        .returning(OutboxEvent.id, OutboxEvent.name, OutboxEvent.payload, OutboxEvent.key)
+        .returning(
+            OutboxEvent.id,
+            OutboxEvent.name,
+            OutboxEvent.payload,
+            OutboxEvent.key,
+            OutboxEvent.created_at,
+        )
     )
     return sorted(session.connection().execute(statement).all(), key=lambda event: event.id)
 

@@ -272,7 +272,9 @@ def accord_after_transition(
 
 @hookspec
 def accord_event_subscribers() -> Sequence[EventSubscriber]:
-    """Functions run after commit, from the outbox, for events other plugins emit.
+    """Functions run after commit, from the outbox, for events other plugins emit. Each
+    gets an ``Event``: ``name``, ``payload`` and ``occurred_at`` (when it was emitted,
+    however late it is delivered).
 
     Example::
 

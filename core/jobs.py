@@ -77,6 +77,7 @@ class Claimed:
     key: str
     attempts: int
     max_attempts: int | None
+    created_at: dt.datetime
 
 
 def new_worker_id() -> str:
@@ -169,6 +170,7 @@ def claim(
                 Job.attempts,
                 Job.max_attempts,
                 Job.run_after,
+                Job.created_at,
             )
         )
         rows = session.connection().execute(statement).all()
@@ -181,6 +183,7 @@ def claim(
             key=row.idempotency_key,
             attempts=row.attempts,
             max_attempts=row.max_attempts,
+            created_at=row.created_at,
         )
         for row in sorted(rows, key=lambda row: (row.run_after, row.id))
     ]
@@ -266,6 +269,7 @@ class LeaseKeeper:
         self._running: Claimed | None = None
         self._claimed_at = 0.0
         self._lock = threading.Lock()
+        self._giving_back = threading.Lock()
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -288,17 +292,26 @@ class LeaseKeeper:
 
     def give_back(self) -> None:
         """Return the jobs still waiting to the queue (stopping, overdue, or an error)."""
-        with self._lock:
-            jobs, self._waiting = self._waiting, []
-        if not jobs:
-            return
-        try:
-            release(self.db, self.worker_id, jobs)
-        except SQLAlchemyError as error:
-            # They are no longer held, so their lease runs out and another worker runs them.
-            log.warning(
-                "worker %s: cannot give back %d job(s): %s", self.worker_id, len(jobs), error
-            )
+        with self._giving_back:
+            with self._lock:
+                jobs, self._waiting = self._waiting, []
+            if not jobs:
+                return
+            try:
+                release(self.db, self.worker_id, jobs)
+            except SQLAlchemyError as error:
+                # No longer held: their lease runs out and another worker runs them.
+                log.warning(
+                    "worker %s: cannot give back %d job(s): %s", self.worker_id, len(jobs), error
+                )
+
+    def settle(self) -> None:
+        """Wait for jobs being given back to be in the queue again. A worker that finds
+        nothing more to run claims again: jobs the lease thread took from it a moment ago,
+        still marked as its own until that release commits, would be neither run by it
+        nor found by its claim, and would wait for the next worker."""
+        with self._giving_back:
+            pass
 
     def renew(self) -> int:
         """Extend the lease of every job held that this worker still holds; returns how
@@ -467,6 +480,7 @@ class JobRunner:
         leases = LeaseKeeper(self.db, self.worker_id, self.lease_seconds)
         try:
             while ran < limit and not stopping():
+                leases.settle()
                 batch = claim(
                     self.db, self.worker_id, self.lease_seconds, now, min(CLAIM_BATCH, limit - ran)
                 )
@@ -511,7 +525,7 @@ class JobRunner:
             subscriber = self.subscribers.get(claimed.target)
             if subscriber is None:
                 raise LookupError(f"no event subscriber named {claimed.target!r} is enabled")
-            subscriber.handle(session, Event(subscriber.event, claimed.payload))
+            subscriber.handle(session, Event(subscriber.event, claimed.payload, claimed.created_at))
             return
         job_type = self.job_types.get(claimed.target)
         if job_type is None:

@@ -1,6 +1,7 @@
 """What other plugins may use of the campaigns area (with ``campaigns`` in their
 Plugin.depends): record a touch, make a tracked link's URL, record a conversion, read the
-ROI figures, and check an unsubscribed address before writing to it.
+ROI figures and a mass e-mail's figures, and check an unsubscribed address before writing
+to it.
 
 Events emitted: ``campaigns.touch_recorded``: ``{touch_id, campaign_id, kind, lead_id,
 partner_id}`` (the lead's score is brought up to date on it).
@@ -18,6 +19,7 @@ from .attribution import attribute, record_conversion, touches_before, withdraw_
 from .links import check_destination, link_token, link_url
 from .mailing import is_unsubscribed, start_mailing, unsubscribe
 from .models import Campaign, Conversion, CostLine, Credit, OptOut, Segment, Touch, TrackedLink
+from .responses import MailFigures, mail_figures
 from .roi import Roi, roi_by_campaign, roi_by_channel
 from .segments import Recipient, SegmentError, check_criteria, recipients
 from .settings import CampaignsSettings, settings_of
@@ -29,6 +31,7 @@ __all__ = [
     "Conversion",
     "CostLine",
     "Credit",
+    "MailFigures",
     "OptOut",
     "Recipient",
     "Roi",
@@ -43,6 +46,7 @@ __all__ = [
     "is_unsubscribed",
     "link_token",
     "link_url",
+    "mail_figures",
     "recipients",
     "record_conversion",
     "record_touch",

@@ -158,6 +158,7 @@ def on_lead_converted(session: Session, event: Event) -> None:
         "lead",
         lead_id=int(payload["lead_id"]),
         partner_id=int(payload["partner_id"]) if payload.get("partner_id") else None,
+        occurred_at=event.occurred_at,
     )
 
 
@@ -171,6 +172,7 @@ def on_order_confirmed(session: Session, event: Event) -> None:
         partner_id=int(payload["partner_id"]),
         revenue=Decimal(str(payload["amount"])),
         currency=str(payload.get("currency") or settings_of(session).currency),
+        occurred_at=event.occurred_at,
     )
 
 

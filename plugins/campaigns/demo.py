@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 
@@ -32,6 +33,33 @@ CAMPAIGNS = [
 ]  # fmt: skip
 
 
+def touch(
+    demo: DemoContext,
+    campaign: Campaign,
+    kind: str,
+    link: TrackedLink,
+    when: dt.datetime,
+    **person: Any,
+) -> int:
+    """Record a touch of ``kind``; an open or a click of a mail comes after that mail (and
+    a click after its open), as the tracking records them. Returns the touches added."""
+    if kind not in ("email_opened", "email_clicked"):
+        record_touch(demo.session, campaign, kind, occurred_at=when, **person)
+        return 1
+    sent = record_touch(
+        demo.session, campaign, "email_sent", occurred_at=when, detail=campaign.mail_subject,
+        **person,
+    )  # fmt: skip
+    opened_at = when + dt.timedelta(hours=demo.rng.uniform(0.5, 30))
+    respond = {"occurred_at": opened_at, "sent_touch_id": sent.id, **person}
+    record_touch(demo.session, campaign, "email_opened", **respond)
+    if kind == "email_opened":
+        return 2
+    respond["occurred_at"] = opened_at + dt.timedelta(minutes=demo.rng.uniform(1, 20))
+    record_touch(demo.session, campaign, "email_clicked", link=link, detail=link.name, **respond)
+    return 3
+
+
 def seed(demo: DemoContext) -> None:
     session, rng = demo.session, demo.rng
     today = dt.date.today()
@@ -41,7 +69,7 @@ def seed(demo: DemoContext) -> None:
         "channels": ["web_form", "landing_page", "newsletter"]})  # fmt: skip
     session.add(segment)
     session.flush()
-    campaigns: list[tuple[Campaign, tuple[str, ...]]] = []
+    campaigns: list[tuple[Campaign, tuple[str, ...], TrackedLink]] = []
     for name, channel, budget, costs, kinds, destination in CAMPAIGNS:
         campaign = Campaign(
             name=name,
@@ -67,33 +95,32 @@ def seed(demo: DemoContext) -> None:
                     incurred_on=campaign.starts_on + dt.timedelta(days=20 * number),
                 )
             )
-        session.add(
-            TrackedLink(
-                campaign_id=campaign.id,
-                name="More",
-                destination=destination,
-                utm_source=channel,
-                utm_medium="campaign",
-                utm_campaign=name.lower().replace(" ", "-")[:100],
-            )
+        link = TrackedLink(
+            campaign_id=campaign.id,
+            name="More",
+            destination=destination,
+            utm_source=channel,
+            utm_medium="campaign",
+            utm_campaign=name.lower().replace(" ", "-")[:100],
         )
-        campaigns.append((campaign, kinds))
+        session.add(link)
+        campaigns.append((campaign, kinds, link))
     session.flush()
     touches = 0
     leads = session.scalars(select(Lead).where(Lead.state != "merged").order_by(Lead.id)).all()
     for lead in leads:
         until = lead.converted_at or lead.created_at or now
         for _ in range(rng.choice((0, 1, 2, 2, 3, 4, 6))):
-            campaign, kinds = rng.choice(campaigns)
-            record_touch(
-                session,
+            campaign, kinds, link = rng.choice(campaigns)
+            touches += touch(
+                demo,
                 campaign,
                 rng.choice(kinds),
+                link,
+                until - dt.timedelta(days=rng.uniform(1, 60)),
                 lead_id=lead.id,
                 email=lead.email,
-                occurred_at=until - dt.timedelta(days=rng.uniform(1, 60)),
             )
-            touches += 1
         if lead.converted_at is not None:
             record_conversion(
                 session,
@@ -105,14 +132,14 @@ def seed(demo: DemoContext) -> None:
             )
     for customer in demo.customers:
         for _ in range(rng.choice((0, 0, 1, 2, 3))):
-            campaign, kinds = rng.choice(campaigns)
-            record_touch(
-                session,
+            campaign, kinds, link = rng.choice(campaigns)
+            touches += touch(
+                demo,
                 campaign,
                 rng.choice(kinds),
+                link,
+                now - dt.timedelta(days=rng.uniform(1, 170)),
                 partner_id=customer.id,
                 email=customer.email,
-                occurred_at=now - dt.timedelta(days=rng.uniform(1, 170)),
             )
-            touches += 1
     demo.report(f"added {len(campaigns)} campaigns with cost lines and {touches} touches")

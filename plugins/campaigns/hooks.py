@@ -32,6 +32,7 @@ from .links import on_order_placed, tracked_link
 from .mailing import JOBS, MAILING_TEMPLATE, unsubscribe_page
 from .merge import follow_merge
 from .models import Campaign, Conversion, CostLine, Credit, OptOut, Segment, Touch, TrackedLink
+from .responses import open_image
 from .security import ACCESS_RULES, PERMISSIONS
 from .settings import CampaignsSettings
 from .touches import TOUCH_RECORDED, rescore, touch_count
@@ -66,6 +67,7 @@ def accord_routes() -> Sequence[BaseRoute]:
 def accord_public_routes() -> Sequence[BaseRoute]:
     return [
         Route("/t/{token}", tracked_link, methods=["GET"], name="link"),
+        Route("/o/{token}.gif", open_image, methods=["GET"], name="open"),
         Route(
             "/unsubscribe/{token}", unsubscribe_page, methods=["GET", "POST"], name="unsubscribe"
         ),

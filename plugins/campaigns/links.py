@@ -1,6 +1,8 @@
 """Tracked links: a signed token per link, and per person when the link is personal.
 ``GET /campaigns/t/<token>`` records the click with its UTM parameters and redirects to
-the destination registered on the link, never to an address taken from the request."""
+the destination registered on the link, never to an address taken from the request. A
+link in a mass e-mail also names the mail (its ``email_sent`` touch): its click is that
+recipient's ``email_clicked``, not a ``link_click``."""
 
 from __future__ import annotations
 
@@ -15,9 +17,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from accord.api import Event, Principal, Runtime, runtime_of
 
-from .models import Campaign, LinkError, TrackedLink, check_destination
+from .models import Campaign, LinkError, Touch, TrackedLink, check_destination
 from .settings import CampaignsSettings
-from .touches import record_touch
+from .touches import link_utm, record_touch, respond
 
 SALT = "accord.campaigns.link"
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_content")
@@ -34,14 +36,18 @@ def link_token(
     *,
     lead_id: int | None = None,
     partner_id: int | None = None,
+    sent_touch_id: int | None = None,
 ) -> str:
     """The token of ``link``; with a lead or a partner, a personal one that records who
-    clicked."""
+    clicked; with ``sent_touch_id``, the link of that mail, whose click is an e-mail
+    click."""
     payload: dict[str, int] = {"link": link.id}
     if lead_id is not None:
         payload["lead"] = lead_id
     if partner_id is not None:
         payload["partner"] = partner_id
+    if sent_touch_id is not None:
+        payload["sent"] = sent_touch_id
     return str(serializer(runtime).dumps(payload))
 
 
@@ -78,12 +84,17 @@ def follow(runtime: Runtime, token: str, query: dict[str, str]) -> str | None:
         return None
     if not isinstance(payload, dict) or not isinstance(payload.get("link"), int):
         return None
-    with runtime.db.session(Principal.system("campaigns.link")) as session:
+    with runtime.db.session(Principal.system("campaigns.link"), writes=True) as session:
         link = session.get(TrackedLink, payload["link"])
         campaign = session.get(Campaign, link.campaign_id) if link is not None else None
         if link is None or campaign is None:
             return None
         utm = {key: query[key][:100] for key in UTM_KEYS if query.get(key)}
+        sent = payload.get("sent")
+        if isinstance(sent, int) and session.get(Touch, sent) is not None:
+            # Clicked in a mass e-mail: recorded once per mail and link, redirected always.
+            respond(session, sent, "email_clicked", link=link, utm=utm)
+            return with_utm(link.destination, link_utm(link, campaign, utm))
         lead_id = payload.get("lead") if isinstance(payload.get("lead"), int) else None
         partner_id = payload.get("partner") if isinstance(payload.get("partner"), int) else None
         touch = record_touch(

@@ -1,14 +1,22 @@
 """A campaign's mass e-mail: one job per recipient through the outbox (DESIGN rule 5),
 idempotent per campaign and address, each mail with a signed unsubscribe link. An address
-that unsubscribed is never written to again, by this campaign or any later one."""
+that unsubscribed is never written to again, by this campaign or any later one.
+
+Each mail is tracked: it carries an open image of its own (``responses``), and its links
+(the campaign's tracked links, and the web addresses written in its text, registered as
+tracked links of the campaign when it is sent) lead through personal tracked links, so a
+click is that recipient's ``email_clicked``. The unsubscribe link is never tracked."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from html import escape
 from typing import Any
+from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -28,6 +36,7 @@ from accord.api import (
 
 from .links import link_token, link_url, serializer
 from .models import Campaign, OptOut, Segment, TrackedLink
+from .responses import open_token, open_url
 from .segments import recipients
 from .settings import settings_of
 from .touches import record_touch
@@ -45,12 +54,16 @@ MAILING_TEMPLATE = MailTemplate(
         "these messages: {{ unsubscribe_url }}\n"
     ),
     html=(
-        "<p>Dear {{ greeting }},</p><p>{{ body }}</p>"
+        "<p>Dear {{ greeting }},</p><p>{{ body_html }}</p>"
         "{% for link in links %}<p><a href='{{ link.url }}'>{{ link.name }}</a></p>{% endfor %}"
         "<hr><p><small>You receive this because you are in touch with us. "
         "<a href='{{ unsubscribe_url }}'>Unsubscribe</a></small></p>"
+        "<img src='{{ open_url }}' width='1' height='1' alt='' style='border:0'>"
     ),
 )
+WEB_ADDRESS = re.compile(r"https?://[^\s<>\"']+")
+TRAILING = ".,;:!?)]}'\""
+"""Punctuation that ends a sentence rather than the address it follows."""
 
 
 class MailingError(AccordError):
@@ -93,6 +106,7 @@ def start_mailing(session: Session, campaign: Campaign) -> int:
     if segment is None:
         raise MailingError(f"campaign {campaign.name!r}: its segment no longer exists")
     runtime_of(session).mail.render(campaign.mail_template, preview_context(campaign))
+    register_body_links(session, campaign)
     added = 0
     for person in recipients(session, segment):
         if is_unsubscribed(session, person.email):
@@ -116,11 +130,74 @@ def preview_context(campaign: Campaign) -> dict[str, Any]:
     return {
         "subject": campaign.mail_subject,
         "body": campaign.mail_body,
+        "body_html": Markup("{}").format(campaign.mail_body),
         "greeting": "Ada Lovelace",
         "links": [],
         "unsubscribe_url": "https://example.com/unsubscribe",
+        "open_url": "https://example.com/open.gif",
         "campaign": campaign.name,
     }
+
+
+def web_addresses(text: str) -> list[tuple[int, int, str]]:
+    """The http(s) addresses written in ``text``: start, end and address of each, without
+    the punctuation of the sentence around it."""
+    found = []
+    for match in WEB_ADDRESS.finditer(text):
+        address = match.group().rstrip(TRAILING)
+        if urlsplit(address).netloc:
+            found.append((match.start(), match.start() + len(address), address))
+    return found
+
+
+def register_body_links(session: Session, campaign: Campaign) -> list[TrackedLink]:
+    """Make each web address written in the mail's text a tracked link of the campaign
+    (unless one leads there already), so that its clicks are tracked; they are the only
+    addresses besides the campaign's own links that a mail's link may lead to. Returns
+    the links added."""
+    links = session.scalars(select(TrackedLink).where(TrackedLink.campaign_id == campaign.id)).all()
+    known = {link.destination for link in links}
+    names = {link.name for link in links}
+    added = []
+    for _, _, address in web_addresses(campaign.mail_body):
+        if address in known or len(address) > 500:
+            continue
+        parts = urlsplit(address)
+        base = f"{parts.netloc}{parts.path}".rstrip("/")[:52] or "link"
+        name, number = base, 1
+        while name in names:
+            number += 1
+            name = f"{base} ({number})"
+        link = TrackedLink(
+            campaign_id=campaign.id,
+            name=name,
+            destination=address,
+            utm_source=campaign.channel[:100],
+            utm_medium="email",
+        )
+        session.add(link)
+        known.add(address)
+        names.add(name)
+        added.append(link)
+    session.flush()
+    return added
+
+
+def tracked_body(body: str, urls: dict[str, str]) -> tuple[str, Markup]:
+    """The mail's text with each address that has a tracked link replaced by ``urls``'s
+    personal one: as text, and as HTML where the address is a link."""
+    text, html = [], []
+    position = 0
+    for start, end, address in web_addresses(body):
+        url = urls.get(address)
+        if url is None:
+            continue
+        text += [body[position:start], url]
+        html += [escape(body[position:start]), Markup("<a href='{}'>{}</a>").format(url, address)]
+        position = end
+    text.append(body[position:])
+    html.append(escape(body[position:]))
+    return "".join(text), Markup("".join(html))
 
 
 def send_one(session: Session, payload: dict[str, Any]) -> None:
@@ -133,35 +210,7 @@ def send_one(session: Session, payload: dict[str, Any]) -> None:
     runtime = runtime_of(session)
     settings = settings_of(session)
     lead_id, partner_id = payload.get("lead_id"), payload.get("partner_id")
-    links = [
-        {
-            "name": link.name,
-            "url": link_url(
-                settings, link_token(runtime, link, lead_id=lead_id, partner_id=partner_id)
-            ),
-        }
-        for link in session.scalars(
-            select(TrackedLink)
-            .where(TrackedLink.campaign_id == campaign.id)
-            .order_by(TrackedLink.id)
-        )
-    ]
-    token = unsubscribe_token(runtime, email, campaign.id)
-    send_mail(
-        session,
-        campaign.mail_template,
-        email,
-        {
-            "subject": campaign.mail_subject,
-            "body": campaign.mail_body,
-            "greeting": payload.get("greeting") or email,
-            "links": links,
-            "unsubscribe_url": f"{settings.public_url}/campaigns/unsubscribe/{token}",
-            "campaign": campaign.name,
-        },
-        key=f"campaigns:{campaign.id}:{email}",
-    )
-    record_touch(
+    sent = record_touch(
         session,
         campaign,
         "email_sent",
@@ -169,6 +218,39 @@ def send_one(session: Session, payload: dict[str, Any]) -> None:
         partner_id=partner_id,
         email=email,
         detail=campaign.mail_subject,
+    )
+    campaign_links = session.scalars(
+        select(TrackedLink).where(TrackedLink.campaign_id == campaign.id).order_by(TrackedLink.id)
+    ).all()
+    personal = {
+        link.id: link_url(
+            settings,
+            link_token(
+                runtime, link, lead_id=lead_id, partner_id=partner_id, sent_touch_id=sent.id
+            ),
+        )
+        for link in campaign_links
+    }
+    written = {address for _, _, address in web_addresses(campaign.mail_body)}
+    in_body = {link.destination: personal[link.id] for link in campaign_links}
+    body, body_html = tracked_body(campaign.mail_body, in_body)
+    listed = [link for link in campaign_links if link.destination not in written]
+    token = unsubscribe_token(runtime, email, campaign.id)
+    send_mail(
+        session,
+        campaign.mail_template,
+        email,
+        {
+            "subject": campaign.mail_subject,
+            "body": body,
+            "body_html": body_html,
+            "greeting": payload.get("greeting") or email,
+            "links": [{"name": link.name, "url": personal[link.id]} for link in listed],
+            "unsubscribe_url": f"{settings.public_url}/campaigns/unsubscribe/{token}",
+            "open_url": open_url(settings, open_token(runtime, sent)),
+            "campaign": campaign.name,
+        },
+        key=f"campaigns:{campaign.id}:{email}",
     )
 
 

@@ -154,7 +154,9 @@ class TrackedLink(Base):
 
 
 class Touch(Base):
-    """One impression that reached a person: a lead, a customer (partner), or both."""
+    """One impression that reached a person: a lead, a customer (partner), or both. An
+    open or a click of a mass e-mail names the mail it answers (``sent_touch_id``, that
+    mail's ``email_sent`` touch): one open per mail, one click per mail and link."""
 
     __tablename__ = "campaigns_touch"
     __table_args__ = (
@@ -162,6 +164,7 @@ class Touch(Base):
         Index("ix_campaigns_touch_partner", "partner_id", "occurred_at", "id"),
         Index("ix_campaigns_touch_campaign", "campaign_id", "occurred_at", "id"),
         Index("ix_campaigns_touch_kind_list", "kind", "id"),
+        Index("ix_campaigns_touch_sent", "sent_touch_id", "kind", "link_id"),
     )
 
     id: Mapped[intpk]
@@ -183,6 +186,9 @@ class Touch(Base):
     utm_content: Mapped[str] = mapped_column(String(100), default="")
     detail: Mapped[str] = mapped_column(String(200), default="")
     occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_touch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns_touch.id", ondelete="SET NULL")
+    )
 
 
 class Conversion(Base):

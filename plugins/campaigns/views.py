@@ -38,6 +38,7 @@ from .forms import (
     update_segment,
 )
 from .models import MODELS, TOUCH_KINDS, Campaign, Touch
+from .responses import mail_figures
 from .roi import Roi, roi_by_campaign, roi_by_channel
 from .security import READ, SEND
 from .settings import settings_of
@@ -301,6 +302,38 @@ def render_send(context: RenderContext) -> str:
     )
 
 
+def render_mail_figures(context: RenderContext) -> str:
+    """How the campaign's mass e-mail did: sent, opened and clicked, with the rates."""
+    campaign = context.record
+    if not isinstance(campaign, Campaign):
+        return ""
+    figures = mail_figures(context.session, campaign.id)
+    if not figures.sent:
+        return str(Markup("<p>No mass e-mail sent yet.</p>"))
+
+    def rate(count: int) -> str:
+        share = figures.rate(count)
+        return "-" if share is None else f"{share * 100:.0f} %"
+
+    rows = Markup("").join(
+        Markup("<tr><td>{}</td><td>{}</td><td>{}</td></tr>").format(label, count, share)
+        for label, count, share in (
+            ("Sent", figures.sent, ""),
+            ("Opened", figures.opened, rate(figures.opened)),
+            ("Clicked", figures.clicked, rate(figures.clicked)),
+        )
+    )
+    return str(
+        Markup(
+            "<table class='table campaigns-mail'><thead><tr><th></th><th>Mails</th>"
+            "<th>Rate</th></tr></thead><tbody>{}</tbody></table>"
+            "<p><small>{} {} on the mail's links (one per mail and link). Opens count the "
+            "mails whose image was loaded: a mail read with images off is not counted.</small>"
+            "</p>"
+        ).format(rows, figures.clicks, "click" if figures.clicks == 1 else "clicks")
+    )
+
+
 def render_campaign_roi(context: RenderContext) -> str:
     campaign = context.record
     if not isinstance(campaign, Campaign):
@@ -333,6 +366,13 @@ def render_campaign_roi(context: RenderContext) -> str:
 def record_panels() -> list[RecordPanel]:
     return [
         RecordPanel("campaigns.send", "campaigns_campaign", "Send", render_send, "header_actions"),
+        RecordPanel(
+            "campaigns.mail",
+            "campaigns_campaign",
+            "Mass e-mail",
+            render_mail_figures,
+            order=5,
+        ),
         RecordPanel(
             "campaigns.roi",
             "campaigns_campaign",

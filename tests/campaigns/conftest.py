@@ -17,7 +17,7 @@ from accord.api import Principal, Team, TeamKind, User, emit, utcnow
 from accord.core.db import Database
 from accord.core.runtime import Runtime
 from accord.core.security import create_team, create_user
-from accord.plugins.campaigns.api import Campaign, CostLine, record_touch
+from accord.plugins.campaigns.api import Campaign, CostLine, Segment, record_touch
 from accord.plugins.leads.api import create_lead
 from accord.testing import run_jobs, signed_in_client
 from accord.ui import create_app
@@ -103,6 +103,23 @@ def make_lead(system: Callable[[], Any]) -> Callable[..., int]:
                 session, data, owner_id=owner.id if owner else None, assign=False, dedupe=False
             )
             return result.lead.id
+
+    return make
+
+
+@pytest.fixture
+def make_segment(system: Callable[[], Any]) -> Callable[..., int]:
+    """``make_segment(name="Web leads", target="leads", **criteria)``: its id; without
+    criteria, the leads that came from a web form."""
+
+    def make(name: str = "Web leads", target: str = "leads", **criteria: Any) -> int:
+        with system() as session:
+            segment = Segment(
+                name=name, target=target, criteria=criteria or {"channels": ["web_form"]}
+            )
+            session.add(segment)
+            session.flush()
+            return segment.id
 
     return make
 

@@ -16,12 +16,14 @@ after the order and a touch of another person count for nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
-from accord.api import Partner, PartnerKind
+from accord.api import Partner, PartnerKind, emit, utcnow
+from accord.core.events import OutboxEvent
 from accord.plugins.campaigns.api import (
     Conversion,
     Credit,
@@ -30,6 +32,7 @@ from accord.plugins.campaigns.api import (
     roi_by_channel,
 )
 from accord.plugins.leads.api import Lead
+from accord.testing import run_jobs
 
 
 @pytest.fixture
@@ -189,3 +192,44 @@ def test_a_web_store_order_with_the_buyers_link_token_credits_that_campaign(
         assert figures(session, "last_touch")["Instagram ads"] == (
             Decimal("100.00"), Decimal("250.00"), Decimal("1.5000"),
         )  # fmt: skip
+
+
+def test_an_order_handled_a_day_late_credits_only_the_touches_before_it(
+    network, make_campaign, touch, accord_runtime, system, as_user
+):
+    """The order of 1,000 is confirmed yesterday, but the worker was down and handles it
+    today; Google ads reached the customer in between (12 hours ago). Only the spring
+    mailing (10 days ago) and the espresso week (3 days ago) came before the order: linear
+    500 each, last touch the espresso week, the ads nothing."""
+    spring = make_campaign("Spring mailing", "email", cost="1000.00")
+    espresso = make_campaign("Espresso week", "email", cost="500.00")
+    ads = make_campaign("Google ads", "ads", cost="200.00")
+    with system() as session:
+        customer = Partner(kind=PartnerKind.COMPANY, name="Bar Castello")
+        session.add(customer)
+        session.flush()
+        partner_id = customer.id
+    touch(spring, "email_opened", days_ago=10, partner_id=partner_id)
+    touch(espresso, "email_clicked", days_ago=3, partner_id=partner_id)
+    confirmed_at = utcnow() - dt.timedelta(days=1)
+    with system() as session:
+        order = {"order_id": 11, "number": "SO-11", "partner_id": partner_id,
+                 "amount": "1000.00", "currency": "EUR", "owner_id": None}  # fmt: skip
+        emit(session, "orders.order_confirmed", order)
+        session.flush()
+        confirmed = select(OutboxEvent).where(OutboxEvent.name == "orders.order_confirmed")
+        session.scalars(confirmed).one().created_at = confirmed_at
+    touch(ads, "link_click", days_ago=0.5, partner_id=partner_id)
+    run_jobs(accord_runtime)
+    with system() as session:
+        conversion = session.scalars(select(Conversion)).one()
+        assert (conversion.occurred_at, conversion.touches) == (confirmed_at, 2)
+    with as_user(network["max"]) as session:
+        assert {
+            label: revenue for label, (_, revenue, _) in figures(session, "linear").items()
+        } == {
+            "Spring mailing": Decimal("500.00"),
+            "Espresso week": Decimal("500.00"),
+            "Google ads": Decimal("0"),
+        }
+        assert figures(session, "last_touch")["Espresso week"][1] == Decimal("1000.00")

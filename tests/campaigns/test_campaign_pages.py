@@ -10,7 +10,7 @@ from html import unescape
 import pytest
 from sqlalchemy import func, select
 
-from accord.plugins.campaigns.api import Campaign, Segment, TrackedLink
+from accord.plugins.campaigns.api import Campaign, TrackedLink
 from accord.testing import post_form as post
 from accord.testing import run_jobs, submit_form
 
@@ -75,14 +75,10 @@ def test_a_link_to_no_web_address_is_refused_on_the_form(sign_in, make_campaign,
 
 
 def test_the_campaign_page_shows_roi_and_sends_the_mass_email(
-    sign_in, network, make_lead, make_campaign, system, accord_runtime, smtp_server
+    sign_in, network, make_lead, make_campaign, make_segment, system, accord_runtime, smtp_server
 ):
     make_lead(network["sam"], first_name="Anna", email="anna@castello.example")
-    with system() as session:
-        segment = Segment(name="Web leads", target="leads", criteria={"channels": ["web_form"]})
-        session.add(segment)
-        session.flush()
-        segment_id = segment.id
+    segment_id = make_segment()
     campaign_id = make_campaign(
         "Spring newsletter",
         "newsletter",

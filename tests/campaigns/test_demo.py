@@ -10,7 +10,13 @@ from sqlalchemy import func, select
 from accord.api import Principal
 from accord.core.cli import cli
 from accord.core.runtime import Runtime
-from accord.plugins.campaigns.api import Touch, roi_by_campaign, roi_by_channel
+from accord.plugins.campaigns.api import (
+    Campaign,
+    Touch,
+    mail_figures,
+    roi_by_campaign,
+    roi_by_channel,
+)
 from accord.plugins.leads.api import Lead
 from accord.testing import run_jobs
 
@@ -41,3 +47,20 @@ def test_the_demo_campaigns_reach_leads_and_earn_revenue(demo_runtime):
         assert {roi.key for roi in roi_by_channel(session, "linear")} == {
             "trade_fair", "newsletter", "ads", "event", "print",
         }  # fmt: skip
+
+
+def test_the_demo_mail_opens_and_clicks_follow_their_mails(demo_runtime):
+    with demo_runtime.db.session(Principal.system("test")) as session:
+        newsletter = session.scalars(
+            select(Campaign).where(Campaign.name == "Spring newsletter")
+        ).one()
+        figures = mail_figures(session, newsletter.id)
+        assert figures.sent >= figures.opened >= figures.clicked > 0
+        responses = session.scalars(
+            select(Touch).where(Touch.kind.in_(("email_opened", "email_clicked")))
+        ).all()
+        for response in responses:
+            sent = session.get(Touch, response.sent_touch_id)
+            assert (sent.kind, sent.campaign_id) == ("email_sent", response.campaign_id)
+            assert (sent.lead_id, sent.partner_id) == (response.lead_id, response.partner_id)
+            assert sent.occurred_at < response.occurred_at

@@ -30,7 +30,7 @@ def accord_extra_settings(smtp_server):
 
 
 @pytest.fixture
-def newsletter(network, make_lead, make_campaign, system):
+def newsletter(network, make_lead, make_campaign, make_segment, system):
     leads = {
         "anna": make_lead(network["sam"], first_name="Anna", email="anna@castello.example"),
         "bruno": make_lead(network["sue"], first_name="Bruno", email="Bruno@Bar.example"),
@@ -39,11 +39,7 @@ def newsletter(network, make_lead, make_campaign, system):
         ),
         "dino": make_lead(network["sam"], first_name="Dino"),  # no address
     }
-    with system() as session:
-        segment = Segment(name="Web leads", target="leads", criteria={"channels": ["web_form"]})
-        session.add(segment)
-        session.flush()
-        segment_id = segment.id
+    segment_id = make_segment()
     campaign_id = make_campaign(
         "Spring newsletter",
         "newsletter",
@@ -98,7 +94,7 @@ def test_the_segment_gets_one_mail_each_over_smtp(
     assert len(smtp_server.messages) == 2
 
 
-def test_the_personal_link_in_the_mail_records_who_clicked(
+def test_the_personal_link_in_the_mail_records_an_email_click_of_who_clicked(
     accord_runtime, as_user, network, newsletter, smtp_server, anonymous, system
 ):
     campaign_id, leads = newsletter
@@ -110,8 +106,10 @@ def test_the_personal_link_in_the_mail_records_who_clicked(
     response = anonymous.get(path)
     assert response.headers["location"].startswith("https://caffe.example/grinders?")
     with system() as session:
-        click = session.scalars(select(Touch).where(Touch.kind == "link_click")).one()
+        click = session.scalars(select(Touch).where(Touch.kind == "email_clicked")).one()
         assert (click.lead_id, click.utm_source) == (leads["anna"], "newsletter")
+        assert click.email == "anna@castello.example"
+        assert session.scalars(select(Touch).where(Touch.kind == "link_click")).all() == []
 
 
 def test_unsubscribe_asks_first_then_is_honoured_by_every_later_send(

@@ -3,6 +3,7 @@ once, however often dispatch runs."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from accord.api import Activity, Partner, PartnerKind, emit, enqueue
+from accord.api import Activity, Event, EventSubscriber, Partner, PartnerKind, emit, enqueue
 from accord.core.access import Principal
 from accord.core.db import Database
 from accord.core.events import Job, JobKind, JobState, OutboxEvent, dispatch
@@ -82,6 +83,25 @@ def test_committed_event_reaches_the_subscriber_once_even_if_dispatched_twice(
         job = session.scalars(select(Job).where(Job.kind == JobKind.SUBSCRIBER)).one()
         assert (job.state, job.target, job.attempts) == (JobState.DONE, "dummy.note_on_timeline", 1)
         assert job.idempotency_key == f"{event.id}:dummy.note_on_timeline"
+
+
+def test_a_subscriber_that_runs_late_is_told_when_its_event_was_emitted(
+    accord_db: Database, accord_runtime: Runtime
+) -> None:
+    published(accord_db)
+    yesterday = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    with accord_db.session(TEST) as session:
+        session.scalars(select(OutboxEvent)).one().created_at = yesterday  # the worker was down
+    received: list[Event] = []
+    runner = JobRunner(accord_runtime)
+    runner.subscribers["dummy.note_on_timeline"] = EventSubscriber(
+        "dummy.note_on_timeline",
+        "dummy.note_published",
+        lambda session, event: received.append(event),
+    )
+    runner.run_pending()
+    [event] = received
+    assert (event.name, event.occurred_at) == ("dummy.note_published", yesterday)
 
 
 def test_the_same_key_emitted_twice_is_delivered_once(

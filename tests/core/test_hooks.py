@@ -328,6 +328,7 @@ def test_hook_event_subscribers(accord_runtime: Runtime, accord_session: Session
         Event(
             "dummy.note_published",
             {"partner_id": partner.id, "note_id": note.id, "body": note.body},
+            occurred_at=dt.datetime.now(dt.UTC),
         ),
     )
 

@@ -23,6 +23,7 @@ from click.testing import Result
 from sqlalchemy import func, select
 
 from accord.api import Activity, Partner, PartnerKind, enqueue
+from accord.core import jobs as jobs_module
 from accord.core.access import Principal
 from accord.core.db import Database
 from accord.core.events import Job, JobState
@@ -405,6 +406,31 @@ def test_jobs_waiting_behind_a_slow_job_go_back_to_the_queue_for_another_worker(
         assert job(accord_db, slow_id).state == JobState.RUNNING
     finally:
         running.join(10)
+    finished = [job(accord_db, id) for id in [slow_id, *quick_ids]]
+    assert [(item.state, item.attempts) for item in finished] == [(JobState.DONE, 1)] * 3
+
+
+def test_a_worker_runs_the_jobs_given_back_while_it_finished_its_last_one(
+    accord_db: Database, accord_runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lease thread gives the jobs waiting behind a slow one back to the queue; when the
+    worker is done with the slow job before that release has committed, it must not claim
+    in the meantime, find nothing (the jobs are still marked as its own) and stop, leaving
+    them pending with no worker."""
+    slow_id, started = sleeping_job(accord_db, tmp_path, seconds=2)
+    quick_ids = [enqueued(accord_db, "jobtest.noop", {"n": n}) for n in range(2)]
+    real_release = jobs_module.release
+
+    def slow_release(*args: Any) -> None:
+        time.sleep(1.5)  # the release commits after the slow job has finished
+        real_release(*args)
+
+    monkeypatch.setattr(jobs_module, "release", slow_release)
+
+    ran = JobRunner(accord_runtime).run_pending()
+
+    assert started.exists()
+    assert ran == 4  # and the schedule's job of this hour
     finished = [job(accord_db, id) for id in [slow_id, *quick_ids]]
     assert [(item.state, item.attempts) for item in finished] == [(JobState.DONE, 1)] * 3
 
