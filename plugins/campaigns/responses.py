@@ -94,19 +94,21 @@ class MailFigures:
 
 
 def mail_figures(session: Session, campaign_id: int) -> MailFigures:
-    rows = session.execute(
-        select(Touch.kind, func.count(Touch.id), func.count(distinct(Touch.sent_touch_id)))
-        .where(
-            Touch.campaign_id == campaign_id,
-            Touch.kind.in_(("email_sent", "email_opened", "email_clicked")),
+    """A mail with a click counts as opened whether or not its image was loaded: it was
+    read, with images off (as mail programs count it). Its touches stay what happened."""
+    mail = Touch.sent_touch_id
+    of_campaign = Touch.campaign_id == campaign_id
+    counted = {
+        "sent": func.count(Touch.id).filter(Touch.kind == "email_sent"),
+        "opened": func.count(distinct(mail)).filter(
+            Touch.kind.in_(("email_opened", "email_clicked"))
+        ),
+        "clicked": func.count(distinct(mail)).filter(Touch.kind == "email_clicked"),
+        "clicks": func.count(Touch.id).filter(Touch.kind == "email_clicked"),
+    }
+    row = session.execute(
+        select(*(value.label(name) for name, value in counted.items())).where(
+            of_campaign, Touch.kind.in_(("email_sent", "email_opened", "email_clicked"))
         )
-        .group_by(Touch.kind)
-    ).all()
-    touches = {kind: count for kind, count, _ in rows}
-    mails = {kind: mails for kind, _, mails in rows}
-    return MailFigures(
-        sent=touches.get("email_sent", 0),
-        opened=mails.get("email_opened", 0),
-        clicked=mails.get("email_clicked", 0),
-        clicks=touches.get("email_clicked", 0),
-    )
+    ).one()
+    return MailFigures(sent=row.sent, opened=row.opened, clicked=row.clicked, clicks=row.clicks)

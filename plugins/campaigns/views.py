@@ -327,9 +327,9 @@ def render_mail_figures(context: RenderContext) -> str:
         Markup(
             "<table class='table campaigns-mail'><thead><tr><th></th><th>Mails</th>"
             "<th>Rate</th></tr></thead><tbody>{}</tbody></table>"
-            "<p><small>{} {} on the mail's links (one per mail and link). Opens count the "
-            "mails whose image was loaded: a mail read with images off is not counted.</small>"
-            "</p>"
+            "<p><small>{} {} on the mail's links (one per mail and link). Opened: the mails "
+            "whose image was loaded or a link clicked; one read with images off and no click "
+            "is not counted.</small></p>"
         ).format(rows, figures.clicks, "click" if figures.clicks == 1 else "clicks")
     )
 

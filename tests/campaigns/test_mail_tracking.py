@@ -167,6 +167,20 @@ def test_opening_and_clicking_are_the_recipients_touches_once_each(
     assert "Email clicked" in lead_page
 
 
+def test_a_mail_clicked_with_images_off_counts_as_opened(mailing, anonymous, system, sign_in):
+    campaign_id, _, message = mailing
+    page = Page(message.get_body(("html",)).get_content())
+
+    anonymous.get(path_of(page.links["Offer"]))  # the image never loaded
+
+    assert touches(system, "email_opened") == []  # no open is made up
+    campaign_page = sign_in("max").get(f"/views/campaigns/{campaign_id}").text
+    figures = re.findall(
+        r"<tr><td>(Sent|Opened|Clicked)</td><td>(\d+)</td><td>([^<]*)</td>", campaign_page
+    )
+    assert figures == [("Sent", "2", ""), ("Opened", "1", "50 %"), ("Clicked", "1", "50 %")]
+
+
 @pytest.mark.parametrize(
     "mangle",
     [
