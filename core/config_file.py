@@ -32,6 +32,11 @@ plugins = {plugins}
 # Log every hook call (for plugin developers).
 trace_hooks = false
 
+# How the company writes numbers in forms, pages and imported files: a locale such as
+# "en" (1,234.50, the default), "it_IT" (1.234,50) or "de_CH" (1'234.50).
+# [company]
+# locale = "en"
+
 # Each enabled plugin may have a section of its own, e.g.:
 # [leads]
 # disqualify_reasons = ["no budget", "no need", "went to a competitor"]

@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from accord.core.errors import PluginError, SettingsError
+from accord.core.numbers import DEFAULT_LOCALE, Numbers, known_locale, numbers_in
 from accord.core.plugin import Catalogue, InstalledPlugin, discover_plugins
 from accord.core.resolve import resolve
 
@@ -193,6 +194,28 @@ class MailSettings(BaseModel):
         return {"none": 25, "starttls": 587, "tls": 465}[self.smtp_security]
 
 
+class CompanySettings(BaseModel):
+    """``[company]``: how the company works, whatever plugins it runs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    locale: str = Field(
+        DEFAULT_LOCALE,
+        description="How numbers are typed and shown (en: 1,234.50; it_IT: 1.234,50; "
+        "de_CH: 1'234.50): forms, record pages, lists and imported files.",
+    )
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        return known_locale(value)
+
+    @property
+    def numbers(self) -> Numbers:
+        """Parses and shows numbers in ``locale``."""
+        return numbers_in(self.locale)
+
+
 class AccordSettings(BaseSettings):
     """The kernel's own settings, at the top level of ``accord.toml``."""
 
@@ -225,6 +248,7 @@ class AccordSettings(BaseSettings):
     jobs: JobsSettings = Field(default_factory=JobsSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
+    company: CompanySettings = Field(default_factory=CompanySettings)
 
     _catalogue: Catalogue = PrivateAttr(default_factory=dict)
     _enabled: tuple[InstalledPlugin, ...] = PrivateAttr(default=())

@@ -1,6 +1,8 @@
 """The fields of generated forms and record pages: what a plugin declares (``FormField``)
 completed from its SQLAlchemy column, a submitted string turned into a typed value (or a
-message saying what is wrong with it), and a stored value shown in words."""
+message saying what is wrong with it), and a stored value shown in words. Decimal numbers
+are typed and shown as the company writes them (``[company] locale``), so what a page
+shows can be typed back unchanged."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from sqlalchemy import Boolean, Column, Date, DateTime, Enum, Integer, Numeric, 
 from sqlalchemy.orm import InstrumentedAttribute
 
 from accord.core.contributions import ChoicesOf, FieldKind, FormField
+from accord.core.numbers import Numbers
 
 LABEL_COLUMNS = ("name", "title", "number", "subject", "login", "body")
 """A record is named by the first of these columns its model has, or else ``#<id>``."""
@@ -184,9 +187,10 @@ def infer_kind(name: str, column: Column[Any], target: type[Any] | None) -> Fiel
 # --- from the form's strings to typed values --------------------------------------------------
 
 
-def parse(field: Field, raw: Sequence[str]) -> tuple[Any, str | None]:
+def parse(field: Field, raw: Sequence[str], numbers: Numbers) -> tuple[Any, str | None]:
     """The value of the submitted strings ``raw`` (empty when the field was not sent),
-    and the message to show next to the field when it is not valid."""
+    and the message to show next to the field when it is not valid; a decimal number is
+    read as ``numbers`` (the company's locale) writes it."""
     if field.kind == "multiple":
         picked = tuple(dict.fromkeys(value.strip() for value in raw if value.strip()))
         if field.required and not picked:
@@ -207,12 +211,12 @@ def parse(field: Field, raw: Sequence[str]) -> tuple[Any, str | None]:
     if field.max_length is not None and len(text) > field.max_length:
         return text, f"At most {field.max_length:,} characters (this has {len(text):,})."
     try:
-        return _typed(field, text), None
+        return _typed(field, text, numbers), None
     except ValueError as error:
         return text, str(error)
 
 
-def _typed(field: Field, text: str) -> Any:
+def _typed(field: Field, text: str, numbers: Numbers) -> Any:
     kind = field.kind
     if kind == "email":
         if not EMAIL.match(text):
@@ -233,7 +237,7 @@ def _typed(field: Field, text: str) -> Any:
             )
             raise ValueError(what) from None
     if kind == "decimal":
-        return _decimal(field, text)
+        return _decimal(field, text, numbers)
     if kind == "date":
         try:
             return dt.date.fromisoformat(text)
@@ -252,21 +256,17 @@ def _typed(field: Field, text: str) -> Any:
     return text
 
 
-def _decimal(field: Field, text: str) -> decimal.Decimal:
-    try:
-        number = decimal.Decimal(text.replace(" ", "").replace(",", "."))
-    except decimal.InvalidOperation:
-        raise ValueError("Enter a number such as 1234.50.") from None
-    if not number.is_finite():
-        raise ValueError("Enter a number such as 1234.50.")
+def _decimal(field: Field, text: str, numbers: Numbers) -> decimal.Decimal:
+    number = numbers.parse(text)
     exponent = number.as_tuple().exponent
     if field.scale is not None and isinstance(exponent, int) and -exponent > field.scale:
         raise ValueError(f"At most {field.scale} digits after the decimal point.")
     return number
 
 
-def form_text(field: Field, value: Any) -> str:
-    """A stored value as the form's input shows it."""
+def form_text(field: Field, value: Any, numbers: Numbers) -> str:
+    """A stored value as the form's input shows it: a decimal number as ``numbers`` writes
+    it, so that saving the form unchanged stores the same value."""
     if value is None:
         return ""
     if isinstance(value, enum.Enum):
@@ -277,14 +277,17 @@ def form_text(field: Field, value: Any) -> str:
         return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M")
     if isinstance(value, list | tuple):
         return ", ".join(str(item) for item in value)
+    if isinstance(value, decimal.Decimal) and field.kind == "decimal":
+        return numbers.show(value)
     return str(value)
 
 
 # --- shown on a record page ---------------------------------------------------------------------
 
 
-def shown(value: Any, choices: Mapping[str, str] | None = None) -> str:
-    """A stored value in words: an enum as its label, a boolean as yes or no."""
+def shown(value: Any, numbers: Numbers, choices: Mapping[str, str] | None = None) -> str:
+    """A stored value in words: an enum as its label, a boolean as yes or no, a decimal
+    number as ``numbers`` writes it (as its form takes it back)."""
     if value is None or value == "" or value == () or value == []:
         return "—"
     if isinstance(value, list | tuple):
@@ -299,5 +302,5 @@ def shown(value: Any, choices: Mapping[str, str] | None = None) -> str:
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     if isinstance(value, decimal.Decimal):
-        return f"{value:,}"
+        return numbers.show(value)
     return str(value)

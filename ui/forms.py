@@ -30,6 +30,7 @@ from starlette.routing import BaseRoute, Route
 
 from accord.core.access import AccessDeniedError, Principal
 from accord.core.errors import PluginError, RecordInputError
+from accord.core.numbers import Numbers
 from accord.core.workflow import WorkflowEngine
 from accord.ui.fields import Field, form_text, label_column, parse, record_label
 from accord.ui.site import Site, flash
@@ -126,10 +127,11 @@ def version_key(model: type[Any]) -> str | None:
 
 
 def read_values(
-    session: Session, item: Viewable, form: FormData, record: Any
+    session: Session, item: Viewable, form: FormData, record: Any, numbers: Numbers
 ) -> tuple[dict[str, Any], FormState]:
     """The typed values of the submitted form and what to show again; messages for the
-    fields that are not valid, the plugin validator's included."""
+    fields that are not valid, the plugin validator's included. Numbers are read as the
+    company writes them (``numbers``)."""
     state = FormState()
     values: dict[str, Any] = {}
     for spec in item.fields:
@@ -137,7 +139,7 @@ def read_values(
         state.texts[spec.name] = sent[-1].strip() if sent else ""
         if spec.kind == "multiple":
             state.picked[spec.name] = tuple(sent)
-        value, problem = parse(spec, sent)
+        value, problem = parse(spec, sent, numbers)
         if problem:
             state.errors[spec.name] = problem
             continue
@@ -157,13 +159,16 @@ def read_values(
     return values, state
 
 
-def initial_state(session: Session, item: Viewable, values: Mapping[str, Any]) -> FormState:
+def initial_state(
+    session: Session, item: Viewable, values: Mapping[str, Any], numbers: Numbers
+) -> FormState:
     state = FormState()
     for spec in item.fields:
         value = values.get(spec.name)
-        state.texts[spec.name] = value if isinstance(value, str) else form_text(spec, value)
+        text = value if isinstance(value, str) else form_text(spec, value, numbers)
+        state.texts[spec.name] = text
         if spec.kind == "multiple":
-            state.picked[spec.name] = tuple(form_text(spec, one) for one in value or ())
+            state.picked[spec.name] = tuple(form_text(spec, one, numbers) for one in value or ())
         if spec.kind == "reference" and value not in (None, ""):
             assert spec.target is not None
             name = reference_label(session, spec.target, value)
@@ -285,7 +290,7 @@ def routes(site: Site, items: Mapping[str, Viewable]) -> list[BaseRoute]:
         for spec in item.fields:
             if spec.name in request.query_params:
                 given[spec.name] = request.query_params[spec.name]
-        return render(request, item, initial_state(session, item, given))
+        return render(request, item, initial_state(session, item, given, site.numbers))
 
     async def create(request: Request) -> Response:
         form = await request.form()
@@ -295,7 +300,7 @@ def routes(site: Site, items: Mapping[str, Viewable]) -> list[BaseRoute]:
         item = creatable(request)
         session: Session = request.state.session
         principal: Principal = request.state.principal
-        values, state = read_values(session, item, form, None)
+        values, state = read_values(session, item, form, None, site.numbers)
         if state.errors or state.problem:
             return render(request, item, state, status=422)
         try:
@@ -336,7 +341,7 @@ def routes(site: Site, items: Mapping[str, Viewable]) -> list[BaseRoute]:
     def edit_form(request: Request) -> Response:
         item, record = editable(request)
         values = {spec.name: getattr(record, spec.name) for spec in item.fields}
-        state = initial_state(request.state.session, item, values)
+        state = initial_state(request.state.session, item, values, site.numbers)
         return render(request, item, state, record)
 
     async def update(request: Request) -> Response:
@@ -346,7 +351,7 @@ def routes(site: Site, items: Mapping[str, Viewable]) -> list[BaseRoute]:
     def save_edit(request: Request, form: FormData) -> Response:
         item, record = editable(request)
         session: Session = request.state.session
-        values, state = read_values(session, item, form, record)
+        values, state = read_values(session, item, form, record, site.numbers)
         version = version_key(item.model)
         if version is not None and str(form.get(VERSION_FIELD, "")) != str(
             getattr(record, version)

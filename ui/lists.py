@@ -31,6 +31,7 @@ from accord.core.access import Principal
 from accord.core.contributions import ListColumn, ListFilter, ModelView
 from accord.core.errors import PluginError
 from accord.core.manager import AccordPluginManager
+from accord.core.numbers import Numbers
 from accord.ui.site import Site
 from accord.ui.templating import wants_fragment
 
@@ -450,7 +451,11 @@ def read_page(session: Session, item: ListedModel, query: ListQuery) -> Page:
     )
 
 
-def display(row: Any, name: str, labels: Mapping[str, Mapping[Any, str]]) -> str:
+def display(
+    row: Any, name: str, labels: Mapping[str, Mapping[Any, str]], numbers: Numbers | None
+) -> str:
+    """A cell as text: a decimal number as the company writes it (``numbers``), or plain
+    (``12500.00``) for a machine when ``numbers`` is ``None`` (the CSV export)."""
     value = getattr(row, name)
     if name in labels and value in labels[name]:
         return labels[name][value]
@@ -460,6 +465,8 @@ def display(row: Any, name: str, labels: Mapping[str, Mapping[Any, str]]) -> str
         return "yes" if value else "no"
     if isinstance(value, enum.Enum):
         return str(value.value)
+    if isinstance(value, decimal.Decimal) and numbers is not None:
+        return numbers.show(value)
     return str(value)
 
 
@@ -545,7 +552,7 @@ def routes(site: Site) -> list[BaseRoute]:
             "columns": [c for c in item.view.columns if c.field in query.columns],
             "sortable": set(item.sortable()),
             "filter_choices": [(f, _choices(f, session)) for f in item.view.filters],
-            "cells": lambda row, name: display(row, name, labels),
+            "cells": lambda row, name: display(row, name, labels, site.numbers),
             "link": lambda **changes: link(path, query, **changes),
             "csv_link": link(f"{path}.csv", query),
             "new_path": f"{path}/new" if item.creatable_by(request.state.principal) else None,
@@ -590,7 +597,7 @@ def export_rows(session: Session, item: ListedModel, query: ListQuery) -> Iterat
         rows = list(session.execute(statement.limit(CSV_BATCH)))
         labels = reference_labels(session, item, query.columns, rows)
         for row in rows:
-            yield [display(row, name, labels) for name in query.columns]
+            yield [display(row, name, labels, None) for name in query.columns]
         if len(rows) < CSV_BATCH:
             return
         last = (getattr(rows[-1], query.sort), rows[-1].id)

@@ -21,6 +21,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from accord.core.access import AccessDeniedError, Principal
+from accord.core.numbers import Numbers
 from accord.core.workflow import Available, WorkflowEngine
 from accord.ui.fields import humanize, label_column, record_label, shown
 from accord.ui.panels import render_context, render_slots
@@ -54,7 +55,11 @@ class Refusal:
 
 
 def shown_fields(
-    session: Session, item: Viewable, record: Any, pages: Mapping[type[Any], Viewable]
+    session: Session,
+    item: Viewable,
+    record: Any,
+    pages: Mapping[type[Any], Viewable],
+    numbers: Numbers,
 ) -> list[Shown]:
     """The record's detail fields in words; a reference as the referenced record's name,
     read through the user's session (one they may not read stays ``#<id>``)."""
@@ -65,7 +70,7 @@ def shown_fields(
             choices = field.choices
             if field.choices_of is not None:  # the plugin's, from its settings or data
                 choices = dict(field.choices_of(session))
-            result.append(Shown(field.name, field.label, shown(value, choices)))
+            result.append(Shown(field.name, field.label, shown(value, numbers, choices)))
             continue
         target = field.target
         key = item_key(target)
@@ -131,7 +136,7 @@ def routes(site: Site, items: Mapping[str, Viewable]) -> list[BaseRoute]:
             "record_id": record_id,
             "title": record_label(record, record_id),
             "states": [humanize(str(getattr(record, name))) for name in sorted(states)],
-            "fields": shown_fields(session, item, record, pages),
+            "fields": shown_fields(session, item, record, pages, site.numbers),
             "actions": [action for action in actions if action.allowed],
             "held": held,
             "refusal": refusal,

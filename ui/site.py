@@ -18,6 +18,7 @@ from accord.core.access import Principal
 from accord.core.contributions import DashboardWidget, MenuItem
 from accord.core.errors import PluginError
 from accord.core.manager import AccordPluginManager
+from accord.core.numbers import Numbers
 from accord.core.runtime import Runtime
 from accord.ui.templating import FRAGMENT_BLOCK, Pages, wants_fragment
 
@@ -51,12 +52,17 @@ class Site:
         )
         return cls(
             runtime=runtime,
-            pages=Pages(template_folders(pm)),
+            pages=Pages(template_folders(pm), runtime.settings.company.numbers),
             menu=tuple(menu),
             widgets=tuple(widgets),
             secure_cookies=secure_cookies,
             public_paths=public_paths(pm),
         )
+
+    @property
+    def numbers(self) -> Numbers:
+        """How the company types and reads numbers (``[company] locale``)."""
+        return self.runtime.settings.company.numbers
 
     def is_public(self, path: str) -> bool:
         """Whether ``path`` is one of a plugin's public routes: no sign-in, no CSRF check."""

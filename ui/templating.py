@@ -13,6 +13,8 @@ from jinja2_fragments import render_block
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from accord.core.numbers import Numbers
+
 UI_TEMPLATES = Path(__file__).parent / "templates"
 FRAGMENT_BLOCK = "content"
 """The block every page fills with its own content: what an htmx request gets back."""
@@ -37,9 +39,13 @@ class Pages:
     """The template environment: plugins' folders first, so a plugin may override one of
     the UI's templates (as datasette allows), then the UI's own. ``plugin_folders`` come in
     load order (a plugin after its dependencies) and are searched from the last, so a
-    plugin may also override a template of a plugin it depends on."""
+    plugin may also override a template of a plugin it depends on.
 
-    def __init__(self, plugin_folders: Iterable[Path]) -> None:
+    Every template may write a number as the company does (``[company] locale``) with
+    the ``number`` filter: ``{{ order.amount | number }}`` keeps a Decimal's own places,
+    ``{{ forecast.weighted | number(2) }}`` rounds to two."""
+
+    def __init__(self, plugin_folders: Iterable[Path], numbers: Numbers) -> None:
         folders = [*reversed(list(plugin_folders)), UI_TEMPLATES]
         self.env = Environment(
             loader=FileSystemLoader([str(folder) for folder in folders]),
@@ -49,6 +55,7 @@ class Pages:
             lstrip_blocks=True,
         )
         self.env.globals["url_for"] = url_for
+        self.env.filters["number"] = numbers.show
 
     def html(self, name: str, context: Mapping[str, Any], block: str | None = None) -> str:
         if block is None:

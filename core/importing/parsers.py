@@ -1,13 +1,21 @@
 """Parsers for the cells of common fields, for ``ImportField(parse=...)``: each reads a
-non-blank, stripped cell and raises ``ValueError`` saying what is wrong with it."""
+non-blank, stripped cell and raises ``ValueError`` saying what is wrong with it. Numbers
+are read as the company writes them (``[company] locale``): ``run_import`` gives
+``integer`` and ``amount`` the company's ``Numbers``."""
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from accord.core.importing.fields import Parser
+from accord.core.importing.sheets import PlainNumber
+from accord.core.numbers import DEFAULT_LOCALE, NumberError, Numbers, numbers_in
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -30,22 +38,54 @@ def email(cell: str) -> str:
     return cell.lower()
 
 
-def integer(cell: str) -> int:
-    try:
-        return int(cell.replace(" ", ""))
-    except ValueError:
-        raise ValueError(f"{cell!r} is not a whole number") from None
+@dataclass(frozen=True)
+class NumberCell:
+    """A parser of cells written as numbers in a locale: ``in_locale(numbers)`` is the
+    parser for the company's (what ``run_import`` uses); called as it is, it reads the
+    default locale's (``en``: ``1,234.50``)."""
+
+    read: Callable[[Numbers, str], Any]
+
+    def __call__(self, cell: str) -> Any:
+        return self.read(numbers_in(DEFAULT_LOCALE), cell)
+
+    def in_locale(self, numbers: Numbers) -> Parser:
+        return functools.partial(self.read, numbers)
 
 
-def amount(cell: str) -> decimal.Decimal:
-    """A decimal number; a comma as the decimal separator is accepted (``12,50``)."""
-    shown = cell.replace(" ", "")
-    if "," in shown and "." not in shown:
-        shown = shown.replace(",", ".")
+def _refusal(cell: str, what: str, error: NumberError) -> ValueError:
+    message = f"{cell!r} is not {what} as this company writes it, such as {error.example}"
+    if error.suggestions:
+        message += f"; did you mean {' or '.join(error.suggestions)}?"
+    return ValueError(message)
+
+
+def _integer(numbers: Numbers, cell: str) -> int:
+    if isinstance(cell, PlainNumber):
+        number = decimal.Decimal(cell)
+        if number != number.to_integral_value():
+            raise ValueError(f"{cell} is not a whole number")
+        return int(number)
     try:
-        return decimal.Decimal(shown)
-    except decimal.InvalidOperation:
-        raise ValueError(f"{cell!r} is not a number") from None
+        return numbers.parse_whole(cell)
+    except NumberError as error:
+        raise _refusal(cell, "a whole number", error) from None
+
+
+def _amount(numbers: Numbers, cell: str) -> decimal.Decimal:
+    if isinstance(cell, PlainNumber):
+        return decimal.Decimal(cell)
+    try:
+        return numbers.parse(cell)
+    except NumberError as error:
+        raise _refusal(cell, "a number", error) from None
+
+
+integer = NumberCell(_integer)
+"""A whole number, grouped or not as the company writes it (``12,500`` in English)."""
+amount = NumberCell(_amount)
+"""A decimal number as the company writes it: ``1,234.50`` in English, ``1.234,50`` in
+Italian. A separator in the wrong place (``12,5`` in English) is refused, not guessed."""
 
 
 def date(cell: str) -> dt.date:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from accord.core.importing.sheets import Sheet, UnreadableFileError
+from accord.core.importing.sheets import PlainNumber, Sheet, UnreadableFileError
 
 JSON_KIND = "json"
 
@@ -34,6 +34,8 @@ def _cell(value: Any, name: str, index: int, key: str) -> str:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, PlainNumber):
+        return value  # a number, as its digits were written (parse_float/parse_int)
     if isinstance(value, str):
         return value.strip()
     if isinstance(value, dict | list):
@@ -42,7 +44,7 @@ def _cell(value: Any, name: str, index: int, key: str) -> str:
             f"{name}, record [{index}], field {key!r}: {shown}; a field holds one value "
             "(text, a number, true or false, or null)"
         )
-    return str(value)  # a number, as its digits were written (parse_float/parse_int)
+    return str(value)
 
 
 def read_json(data: bytes, name: str) -> Sheet:
@@ -53,7 +55,9 @@ def read_json(data: bytes, name: str) -> Sheet:
             f"{name}: JSON must be UTF-8 (byte {error.start + 1} is not)"
         ) from None
     try:
-        document = json.loads(text, parse_float=str, parse_int=str, parse_constant=_constant)
+        document = json.loads(
+            text, parse_float=PlainNumber, parse_int=PlainNumber, parse_constant=_constant
+        )
     except json.JSONDecodeError as error:
         raise UnreadableFileError(
             f"{name}: not valid JSON at line {error.lineno}, column {error.colno}: {error.msg}"

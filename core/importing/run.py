@@ -21,7 +21,9 @@ from accord.core.db import Base, utcnow
 from accord.core.errors import AccordError
 from accord.core.importing.fields import Importer, ImportRow, Refused, Written
 from accord.core.importing.mapping import ColumnMap, map_columns
+from accord.core.importing.parsers import NumberCell
 from accord.core.importing.sheets import Sheet
+from accord.core.numbers import Numbers, company_numbers
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(rows_done, rows_total)`` after each batch."""
@@ -160,14 +162,25 @@ class _Checked:
 
 
 def check_rows(
-    importer: Importer, sheet: Sheet, columns: ColumnMap
+    importer: Importer, sheet: Sheet, columns: ColumnMap, numbers: Numbers
 ) -> tuple[list[_Checked], list[RowError]]:
-    """Parse every mapped cell; the rows that passed and the errors of the others."""
+    """Parse every mapped cell, numbers as ``numbers`` writes them; the rows that passed
+    and the errors of the others."""
     fields = sorted(
         ((importer.field(name), index) for name, index in columns.fields.items()),
         key=lambda pair: pair[0].name,
     )
-    plan = [(item.name, item.parse, item.required, index) for item, index in fields]
+    # Only a number parser is told a file's number cell from text (PlainNumber).
+    plan = [
+        (
+            item.name,
+            item.parse.in_locale(numbers) if isinstance(item.parse, NumberCell) else item.parse,
+            isinstance(item.parse, NumberCell),
+            item.required,
+            index,
+        )
+        for item, index in fields
+    ]
     indexes = [index for _, index in fields]
     width = max(indexes, default=-1) + 1
     pick = itemgetter(*indexes) if len(indexes) > 1 else lambda cells: (cells[indexes[0]],)
@@ -181,7 +194,7 @@ def check_rows(
         raw: tuple[str, ...] = pick(cells) if indexes else ()
         values: dict[str, Any] = {}
         failed = False
-        for (name, parse, required, index), cell in zip(plan, raw, strict=True):
+        for (name, parse, by_locale, required, index), cell in zip(plan, raw, strict=True):
             if not cell:
                 values[name] = None
                 if required:
@@ -190,7 +203,7 @@ def check_rows(
                     failed = True
                 continue
             try:
-                values[name] = parse(cell)
+                values[name] = parse(cell) if by_locale else parse(str(cell))
             except ValueError as error:
                 errors.append(RowError(line, columns.headers[index], str(error)))
                 failed = True
@@ -223,6 +236,7 @@ def run_import(
     dry_run: bool = False,
     skip_bad_rows: bool = False,
     progress: Progress | None = None,
+    numbers: Numbers | None = None,
 ) -> ImportReport:
     """Import ``sheet`` with ``importer`` through ``session`` (the importing user's).
 
@@ -230,6 +244,8 @@ def run_import(
     left blank, an external id seen twice, a row the importer refuses) and nothing is
     written. With ``skip_bad_rows`` the good rows are written and the bad ones reported.
     A ``dry_run`` reports what would happen and writes nothing. The caller commits.
+    Numbers are read as ``numbers`` writes them: by default the company's
+    (``[company] locale`` of the runtime that opened ``session``).
 
     Raises ``MappingError`` when the columns cannot be mapped (nothing is read then).
     """
@@ -243,7 +259,7 @@ def run_import(
         mapping={name: columns.headers[index] for name, index in columns.fields.items()},
         ignored_columns=columns.ignored,
     )
-    good, errors = check_rows(importer, sheet, columns)
+    good, errors = check_rows(importer, sheet, columns, numbers or company_numbers(session))
     report.errors.extend(errors)
     # With bad rows in the all-or-nothing mode nothing is kept, but the good rows are still
     # written and rolled back, so the report names every problem (the importer's own

@@ -28,6 +28,14 @@ _BOMS = (
 )
 
 
+class PlainNumber(str):
+    """A cell the file holds as a number rather than as text (an XLSX number cell, a JSON
+    number), in Python's digits (``1200.5``): nobody typed its separators, so it is read
+    as it is, whatever the company's locale."""
+
+    __slots__ = ()
+
+
 class UnreadableFileError(AccordError):
     """The file is no CSV or XLSX we can read; the message says why and what to do."""
 
@@ -186,7 +194,9 @@ def _cell(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+        return PlainNumber(int(value))
+    if isinstance(value, int | float):
+        return PlainNumber(value)
     if isinstance(value, dt.datetime):
         return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
     if isinstance(value, dt.date):
@@ -200,7 +210,7 @@ def _sheet(name: str, records: Iterator[list[str]], kind: str) -> Sheet:
     rows: list[tuple[int, list[str]]] = []
     for record in records:
         line += 1
-        cells = [cell.strip() for cell in record]
+        cells = [cell if isinstance(cell, PlainNumber) else cell.strip() for cell in record]
         if not any(cells):
             continue
         if headers is None:

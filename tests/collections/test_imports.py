@@ -4,6 +4,7 @@ framework: customers found by ERP or VAT number, a bad row named with nothing im
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -35,6 +36,7 @@ def write(tmp_path, text: str):
     return str(path)
 
 
+@pytest.mark.parametrize("accord_extra_settings", [{"company": {"locale": "it_IT"}}])
 def test_invoices_from_the_erp(accord_cli, accord_session, customers, tmp_path):
     path = write(
         tmp_path,
@@ -50,6 +52,52 @@ def test_invoices_from_the_erp(accord_cli, accord_session, customers, tmp_path):
     assert invoices["E-2"].partner_id == customers["elbe"]
     assert invoices["E-2"].paid == Decimal("300.00")
     assert {i.origin for i in invoices.values()} == {InvoiceOrigin.IMPORT}
+
+
+def test_an_amount_is_read_as_the_company_writes_it_and_never_guessed(
+    accord_cli, accord_session, customers, tmp_path
+):
+    """An English company reads 1,200.50 and 12,500; an Italian ERP's 1200,50 is refused
+    (1,200.5 or 120,050?) naming the row and the column, and nothing is imported."""
+    path = write(
+        tmp_path,
+        "number,customer,amount,issue_date\n"
+        'E-1,IT01234567890,"1,200.50",2026-05-01\n'
+        'E-2,IT01234567890,"12,500",2026-05-01\n'
+        'E-3,IT01234567890,"1200,50",2026-05-01\n',
+    )
+    refused = accord_cli("import", "collections.invoices", path)
+    assert refused.exit_code != 0
+    assert (
+        "row 4, column 'amount': '1200,50' is not a number as this company writes it, such "
+        "as 1,234.50; did you mean 120,050 or 1,200.5?"
+    ) in " ".join(refused.output.split())
+    assert accord_session.scalars(select(Invoice)).all() == []
+
+    Path(path).write_text(Path(path).read_text().replace('"1200,50"', "99.5"))
+    result = accord_cli("import", "collections.invoices", path)
+    assert result.exit_code == 0, result.output
+    amounts = {i.number: i.amount for i in accord_session.scalars(select(Invoice))}
+    assert amounts == {"E-1": Decimal("1200.50"), "E-2": Decimal("12500"), "E-3": Decimal("99.5")}
+
+
+@pytest.mark.parametrize("accord_extra_settings", [{"company": {"locale": "it_IT"}}])
+def test_a_number_of_a_json_file_is_no_text_to_read_in_the_locale(
+    accord_cli, accord_session, customers, tmp_path
+):
+    """A JSON number has no separators anyone typed: 1200.50 is read as it is in Italy too,
+    while a text amount is read the Italian way."""
+    path = write_json(
+        tmp_path,
+        """[{"number": "E-1", "customer": "IT01234567890", "amount": 1200.50,
+             "issue_date": "2026-05-01"},
+            {"number": "E-2", "customer": "IT01234567890", "amount": "1.200,50",
+             "issue_date": "2026-05-01"}]""",
+    )
+    result = accord_cli("import", "collections.invoices", path)
+    assert result.exit_code == 0, result.output
+    amounts = {i.number: i.amount for i in accord_session.scalars(select(Invoice))}
+    assert amounts == {"E-1": Decimal("1200.50"), "E-2": Decimal("1200.50")}
 
 
 def test_a_bad_row_is_named_and_nothing_is_imported(

@@ -19,6 +19,7 @@ from accord.api import FormField, FormSection, ListColumn, ModelView, hookimpl
 from accord.core.access import Principal
 from accord.core.db import Database
 from accord.core.errors import PluginError, RecordInputError
+from accord.core.numbers import Numbers
 from accord.core.partners import Partner, PartnerKind
 from accord.core.security import Team, TeamKind, User, create_user
 from accord.ui import create_app
@@ -596,13 +597,13 @@ def test_a_field_that_is_no_column_needs_the_views_own_saving(world, accord_runt
 def test_several_choices_are_ticked_among_the_known_ones() -> None:
     declared = FormField("tags", kind="multiple", choices=(("a", "A"), ("b", "B")))
     spec = resolve_attribute(declared)
-    assert parse(spec, ["b", "a", "b"]) == (("b", "a"), None)
-    assert parse(spec, []) == ((), None)
-    assert parse(spec, ["a", "z"]) == (("a", "z"), "Pick among the choices.")
+    assert parse(spec, ["b", "a", "b"], Numbers()) == (("b", "a"), None)
+    assert parse(spec, [], Numbers()) == ((), None)
+    assert parse(spec, ["a", "z"], Numbers()) == (("a", "z"), "Pick among the choices.")
     required = resolve_attribute(
         FormField("tags", kind="multiple", required=True, choices=(("a", "A"),))
     )
-    assert parse(required, []) == ((), "Pick at least one.")
+    assert parse(required, [], Numbers()) == ((), "Pick at least one.")
 
 
 @pytest.mark.parametrize(
@@ -628,7 +629,7 @@ def test_kinds_and_requirement_come_from_the_column(column, kind, required) -> N
     [
         (Column("x", Integer), "12", 12, None),
         (Column("x", Integer), "twelve", "twelve", "Enter a whole number."),
-        (Column("x", Numeric(12, 2)), "1234,50", decimal.Decimal("1234.50"), None),
+        (Column("x", Numeric(12, 2)), "1,234.50", decimal.Decimal("1234.50"), None),
         (
             Column("x", Numeric(12, 2)),
             "1.234",
@@ -648,7 +649,7 @@ def test_kinds_and_requirement_come_from_the_column(column, kind, required) -> N
     ],
 )
 def test_submitted_text_becomes_a_typed_value_or_a_message(column, sent, value, problem) -> None:
-    assert parse(resolve(FormField("x"), column, None), [sent]) == (value, problem)
+    assert parse(resolve(FormField("x"), column, None), [sent], Numbers()) == (value, problem)
 
 
 # --- the example of the plugin guide ------------------------------------------------------
