@@ -444,11 +444,12 @@ def _known_keys(
     found: dict[str | None, tuple[str, str]] = {}
     table = cast(Table, ImportKey.__table__)
     connection = session.connection()
+    # The keys as one expanding parameter: no bound parameter object built per key.
+    query = select(table.c.external_id, table.c.record_id, table.c.fingerprint).where(
+        table.c.importer == importer, table.c.external_id.in_(bindparam("keys", expanding=True))
+    )
     for start in range(0, len(wanted), _KEYS_PER_QUERY):
         chunk = wanted[start : start + _KEYS_PER_QUERY]
-        query = select(table.c.external_id, table.c.record_id, table.c.fingerprint).where(
-            table.c.importer == importer, table.c.external_id.in_(chunk)
-        )
-        for external_id, record_id, fingerprint in connection.execute(query):
+        for external_id, record_id, fingerprint in connection.execute(query, {"keys": chunk}):
             found[external_id] = (record_id, fingerprint)
     return found

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from accord.api import (
@@ -346,10 +346,12 @@ def _open_leads_sharing_keys(session: Session, keys: Sequence[dict[str, str]]) -
     found: dict[int, Lead] = {}
     for _, column in KEYS:
         values = sorted({row[column] for row in keys if row[column]})
-        attribute = getattr(Lead, column)
+        # One statement with the list as one parameter, not one bound parameter object per
+        # key to build and hash into the statement cache's key at every query.
+        query = select(Lead).where(getattr(Lead, column).in_(bindparam("keys", expanding=True)))
         for start in range(0, len(values), _KEYS_PER_QUERY):
-            query = select(Lead).where(attribute.in_(values[start : start + _KEYS_PER_QUERY]))
-            for lead in session.scalars(query):
+            chunk = values[start : start + _KEYS_PER_QUERY]
+            for lead in session.scalars(query, {"keys": chunk}):
                 if lead.state in OPEN_LEAD_STATES:
                     found[lead.id] = lead
     return [found[number] for number in sorted(found)]
