@@ -6,8 +6,10 @@ and re-imports that change nothing."""
 from __future__ import annotations
 
 import codecs
+import gc
 import io
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -386,6 +388,25 @@ def test_the_planner_settings_an_import_needs_are_put_back_for_the_rest_of_the_t
     assert set(seen) == {("off", "force_custom_plan")}
     after = tuple(accord_session.connection().exec_driver_sql(shown).one())
     assert after == ("on", "force_generic_plan")
+
+
+def test_the_cycle_collector_runs_again_after_an_import_even_a_failed_one(
+    accord_session: Session,
+) -> None:
+    """An import pauses Python's cycle collector while it works (see run.py), and only
+    while it works."""
+
+    def broken(session: Session, rows: Sequence[ImportRow]) -> list[Written | Refused]:
+        assert not gc.isenabled()
+        raise RuntimeError("the importer broke")
+
+    with pytest.raises(RuntimeError, match="the importer broke"):
+        run_import(accord_session, replace(CUSTOMERS, write=broken), read_sheet(GOOD, "g.csv"))
+    assert gc.isenabled()
+
+    report = run_import(accord_session, CUSTOMERS, read_sheet(GOOD, "good.csv"))
+    assert report.created == 3
+    assert gc.isenabled()
 
 
 def test_a_changed_row_updates_the_record_its_external_id_made(accord_session: Session) -> None:
